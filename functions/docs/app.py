@@ -1,0 +1,8 @@
+"""Docs function: GET /openapi.json and GET /docs (public)."""
+
+from gatehouse.api import create_app, make_handler
+from gatehouse.routes.docs import mount_docs
+
+app = create_app()
+mount_docs(app)
+lambda_handler = make_handler(app)

@@ -1,0 +1,136 @@
+"""The resolver factory and handler wrapper every API function uses.
+
+`create_app()` gives a Powertools `APIGatewayHttpResolver` with validation on and every
+failure mapped to the error envelope of SPEC §5. `make_handler()` wraps `app.resolve` in
+the edge pipeline: request id, guards that must run before any body parsing (media type,
+size, principal and route scope, rate limit), and the response headers they contribute.
+Guards run in the wrapper rather than as Powertools middlewares because Powertools runs
+request validation before user middlewares, and a request must be authenticated, scoped
+and counted before its body is even looked at.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError, ResponseValidationError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from gatehouse.errors import ErrorCode, GatehouseError, error_body
+from gatehouse.observability import logger, metrics, tracer
+from gatehouse.request_id import request_id_for
+
+JSON = "application/json"
+Guard = Callable[[Mapping[str, Any]], dict[str, str] | None]
+"""A pre-route check: raises GatehouseError to refuse, may return headers for the answer."""
+
+_LOCATION_PREFIXES = {"body", "query", "path", "header", "cookie"}
+
+
+def _json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(status_code=status, content_type=JSON, body=json.dumps(body), headers=headers or {})
+
+
+def _current_request_id(app: APIGatewayHttpResolver) -> str:
+    return request_id_for(app.current_event.raw_event)
+
+
+def validation_details(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Pydantic/Powertools validation errors -> [{field, message}] in the caller's terms."""
+    details = []
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            details.append({"field": "body", "message": "The body is not valid JSON."})
+            continue
+        location = [str(part) for part in error.get("loc", ())]
+        if location and location[0] in _LOCATION_PREFIXES:
+            location = location[1:]
+        field = ".".join(location) or "body"
+        details.append({"field": field, "message": str(error.get("msg", "is not valid"))})
+    return details
+
+
+def error_response(error: GatehouseError, request_id: str) -> dict[str, Any]:
+    """A GatehouseError as a complete API Gateway payload-2.0 answer."""
+    return {
+        "statusCode": error.status,
+        "headers": {"Content-Type": JSON, **error.headers},
+        "body": json.dumps(error_body(error.code, error.message, request_id, error.details)),
+        "isBase64Encoded": False,
+    }
+
+
+def create_app(*, title: str = "Gatehouse") -> APIGatewayHttpResolver:
+    """An APIGatewayHttpResolver with validation and the error envelope wired in."""
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    @app.exception_handler(GatehouseError)
+    def _gatehouse_error(error: GatehouseError) -> Response:
+        body = error_body(error.code, error.message, _current_request_id(app), error.details)
+        return _json_response(error.status, body, error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation_error(error: RequestValidationError) -> Response:
+        # Powertools answers 422; SPEC §5 wants 400 VALIDATION_ERROR with field details.
+        details = validation_details(list(error.errors()))
+        body = error_body(ErrorCode.VALIDATION_ERROR, "The request is not valid.", _current_request_id(app), details)
+        return _json_response(400, body)
+
+    @app.exception_handler(ResponseValidationError)
+    def _response_validation_error(error: ResponseValidationError) -> Response:
+        # An answer that breaks its own schema is our defect, never the caller's.
+        logger.error("response failed validation", extra={"errors": str(error.errors())[:2000]})
+        body = error_body(
+            ErrorCode.SERVER_ERROR, "The server could not complete the request.", _current_request_id(app)
+        )
+        return _json_response(500, body)
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response:
+        body = error_body(ErrorCode.NOT_FOUND, "No such route.", _current_request_id(app))
+        return _json_response(404, body)
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        # The type and traceback go to the log only; the caller sees a generic 500.
+        logger.exception("unhandled error", extra={"error_type": type(error).__name__})
+        body = error_body(
+            ErrorCode.SERVER_ERROR, "The server could not complete the request.", _current_request_id(app)
+        )
+        return _json_response(500, body)
+
+    return app
+
+
+def make_handler(
+    app: APIGatewayHttpResolver, guards: list[Guard] | None = None
+) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The Lambda entry point for `app`: guards first, then the routes, then common headers."""
+    checks = list(guards or [])
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        request_id = request_id_for(event)
+        extra_headers: dict[str, str] = {}
+        try:
+            for guard in checks:
+                extra_headers.update(guard(event) or {})
+        except GatehouseError as refusal:
+            response = error_response(refusal, request_id)
+        else:
+            response = app.resolve(event, context)
+        headers = response.setdefault("headers", {})
+        for name, value in extra_headers.items():
+            headers.setdefault(name, value)
+        headers["X-Request-Id"] = request_id
+        metrics.add_metric(name="ApiRequests", unit=MetricUnit.Count, value=1)
+        return response
+
+    return lambda_handler

@@ -1,0 +1,1 @@
+"""Liveness and readiness in application/health+json (draft-inadarei-api-health-check)."""

@@ -1,0 +1,75 @@
+"""The health+json document: check results, their aggregation and rendering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Status = Literal["pass", "warn", "fail"]
+MEDIA_TYPE = "application/health+json"
+_SEVERITY: dict[str, int] = {"pass": 0, "warn": 1, "fail": 2}
+
+
+def utc_now_rfc3339() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One `component:measurement` entry of the checks object."""
+
+    component: str
+    measurement: str
+    component_type: str
+    status: Status
+    observed_value: float | int | None = None
+    observed_unit: str | None = None
+    component_id: str | None = None
+    output: str | None = None
+    time: str = field(default_factory=utc_now_rfc3339)
+
+    @property
+    def key(self) -> str:
+        return f"{self.component}:{self.measurement}"
+
+    def to_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "componentId": self.component_id,
+            "componentType": self.component_type,
+            "observedValue": self.observed_value,
+            "observedUnit": self.observed_unit,
+            "status": self.status,
+            "time": self.time,
+            "output": self.output,
+        }
+        return {k: v for k, v in entry.items() if v is not None}
+
+
+def overall_status(results: list[CheckResult]) -> Status:
+    worst: Status = "pass"
+    for result in results:
+        if _SEVERITY[result.status] > _SEVERITY[worst]:
+            worst = result.status
+    return worst
+
+
+def http_status(status: Status) -> int:
+    """pass and warn are 2xx, fail is 5xx (the draft's rule)."""
+    return 503 if status == "fail" else 200
+
+
+def document(status: Status, version: str, release_id: str, results: list[CheckResult] | None = None) -> dict:
+    doc: dict[str, Any] = {
+        "status": status,
+        "version": version,
+        "releaseId": release_id,
+        "serviceId": "gatehouse",
+        "description": "Gatehouse API edge",
+    }
+    if results is not None:
+        checks: dict[str, list[dict[str, Any]]] = {}
+        for result in results:
+            checks.setdefault(result.key, []).append(result.to_json())
+        doc["checks"] = checks
+    return doc

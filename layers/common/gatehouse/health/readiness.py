@@ -1,0 +1,55 @@
+"""Readiness: probes run concurrently under one timeout, the result cached a few seconds."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from gatehouse.health.model import CheckResult, Status, overall_status
+from gatehouse.health.probes import Probe
+
+# Probes block on sockets, so threads give real concurrency; kept for warm invocations.
+_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="health")
+
+
+@dataclass(frozen=True)
+class Readiness:
+    status: Status
+    results: list[CheckResult]
+    checked_at: float
+
+
+def run_probes(probes: dict[str, Probe], timeout_seconds: float) -> list[CheckResult]:
+    """Run every probe at once; one that has not answered within the timeout fails."""
+    futures: dict[str, Future[CheckResult]] = {name: _executor.submit(probe) for name, probe in probes.items()}
+    wait(futures.values(), timeout=timeout_seconds)
+    results = []
+    for name, future in futures.items():
+        if future.done() and future.exception() is None:
+            results.append(future.result())
+        else:
+            output = f"no answer within {timeout_seconds:g}s" if not future.done() else "probe error"
+            results.append(CheckResult(name, "responseTime", "component", "fail", output=output))
+    return results
+
+
+class ReadinessCache:
+    """Answers from a result younger than `ttl_seconds`, so the endpoint cannot amplify load."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: Readiness | None = None
+
+    def get(self, probes: dict[str, Probe], ttl_seconds: float, timeout_seconds: float) -> Readiness:
+        with self._lock:
+            now = time.monotonic()
+            if self._last is not None and now - self._last.checked_at < ttl_seconds:
+                return self._last
+            results = run_probes(probes, timeout_seconds)
+            self._last = Readiness(overall_status(results), results, time.monotonic())
+            return self._last
+
+
+readiness_cache = ReadinessCache()

@@ -1,0 +1,1 @@
+"""HTTP routes, one Powertools Router per area; functions include the routers they serve."""

@@ -1,0 +1,12 @@
+"""Every area's router, so one OpenAPI document can describe the whole API."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+
+def all_routers() -> list[Router]:
+    """Imported lazily: only the docs function needs every area loaded at once."""
+    from gatehouse.routes import health
+
+    return [health.router]

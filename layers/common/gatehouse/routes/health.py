@@ -1,0 +1,87 @@
+"""GET /health (liveness) and GET /health/ready (readiness), public, application/health+json."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from gatehouse.health import model
+from gatehouse.health.probes import Probe, dead_letter_probe, dynamodb_probe, redis_probe, scheduler_probe
+from gatehouse.health.readiness import readiness_cache
+from gatehouse.settings import Settings, get_settings
+
+router = Router()
+
+_HEALTH_DOC = {
+    "content": {
+        model.MEDIA_TYPE: {
+            "schema": {
+                "type": "object",
+                "required": ["status"],
+                "properties": {
+                    "status": {"type": "string", "enum": ["pass", "warn", "fail"]},
+                    "version": {"type": "string"},
+                    "releaseId": {"type": "string"},
+                    "checks": {"type": "object", "additionalProperties": {"type": "array"}},
+                },
+            }
+        }
+    }
+}
+
+
+def _health_response(status_code: int, body: dict[str, Any]) -> Response[str]:
+    return Response(
+        status_code=status_code,
+        content_type=model.MEDIA_TYPE,
+        body=json.dumps(body),
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def readiness_probes(settings: Settings) -> dict[str, Probe]:
+    probes = {
+        "dynamodb": dynamodb_probe(settings),
+        "redis": redis_probe(settings, status_when_down="warn"),
+        "scheduler": scheduler_probe(settings),
+    }
+    if settings.scheduler_dlq_url:
+        probes["scheduler-dlq"] = dead_letter_probe("scheduler-dlq", settings.scheduler_dlq_url)
+    return probes
+
+
+@router.get(
+    "/health",
+    summary="Liveness",
+    description="Touches no dependency: answers as long as the function runs.",
+    tags=["health"],
+    responses={200: {"description": "alive", **_HEALTH_DOC}},
+)
+def liveness() -> Response[str]:
+    settings = get_settings()
+    return _health_response(200, model.document("pass", settings.version, settings.release_id))
+
+
+@router.get(
+    "/health/ready",
+    summary="Readiness",
+    description=(
+        "DynamoDB, Redis, Scheduler and the dead-letter queue, checked concurrently with a timeout and "
+        "cached a few seconds. pass/warn answer 200, fail answers 503. Redis down is `warn` while "
+        "rate limits fail open."
+    ),
+    tags=["health"],
+    responses={200: {"description": "ready", **_HEALTH_DOC}, 503: {"description": "not ready", **_HEALTH_DOC}},
+)
+def readiness() -> Response[str]:
+    settings = get_settings()
+    ready = readiness_cache.get(
+        readiness_probes(settings),
+        ttl_seconds=settings.health_cache_seconds,
+        timeout_seconds=settings.health_check_timeout_seconds,
+    )
+    body = model.document(ready.status, settings.version, settings.release_id, ready.results)
+    return _health_response(model.http_status(ready.status), body)

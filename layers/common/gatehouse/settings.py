@@ -1,0 +1,55 @@
+"""One settings model, read once per process from the environment that template.yaml sets."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    """Every knob Gatehouse reads. Field aliases are the environment variable names."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    stage: str = Field("dev", alias="GATEHOUSE_STAGE")
+    version: str = Field("0.1.0", alias="GATEHOUSE_VERSION")
+    release_id: str = Field("local", alias="GATEHOUSE_RELEASE_ID")
+    key_environment: Literal["live", "test"] = Field("test", alias="GATEHOUSE_KEY_ENV")
+
+    table_name: str = Field("gatehouse", alias="TABLE_NAME")
+    schedule_group: str = Field("gatehouse-timers", alias="SCHEDULE_GROUP")
+    scheduler_dlq_url: str = Field("", alias="SCHEDULER_DLQ_URL")
+    event_bus_name: str = Field("gatehouse", alias="EVENT_BUS_NAME")
+    aws_timeout_seconds: float = Field(2.0, alias="AWS_CLIENT_TIMEOUT_SECONDS")
+
+    redis_url: str = Field("redis://127.0.0.1:6379/0", alias="REDIS_URL")
+    redis_cluster: bool = Field(False, alias="REDIS_CLUSTER")
+    redis_connect_timeout_ms: int = Field(50, alias="REDIS_CONNECT_TIMEOUT_MS", ge=1)
+    redis_read_timeout_ms: int = Field(100, alias="REDIS_READ_TIMEOUT_MS", ge=1)
+
+    # Authorizer and identity (SPEC §6, §7).
+    authorizer_cache_ttl: int = Field(60, alias="AUTHORIZER_CACHE_TTL", ge=0)
+    jwt_issuers: str = Field("[]", alias="JWT_ISSUERS")  # JSON list, parsed by gatehouse.auth
+    api_key_pepper: str = Field("", alias="API_KEY_PEPPER")
+    api_key_cache_seconds: float = Field(10.0, alias="API_KEY_CACHE_SECONDS", ge=0)
+
+    # Rate limiting (SPEC §8).
+    ratelimit_override_cache_seconds: float = Field(5.0, alias="RATELIMIT_OVERRIDE_CACHE_SECONDS", ge=0)
+    ratelimit_policies: str = Field("", alias="RATELIMIT_POLICIES")  # optional JSON overriding defaults
+
+    # Health (SPEC §12).
+    health_cache_seconds: float = Field(5.0, alias="HEALTH_CACHE_SECONDS", ge=0)
+    health_check_timeout_seconds: float = Field(1.0, alias="HEALTH_CHECK_TIMEOUT_SECONDS", gt=0)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        return cls.model_validate(dict(os.environ if env is None else env))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings; tests that change the environment call `get_settings.cache_clear()`."""
+    return Settings.from_env()

@@ -1,0 +1,19 @@
+"""Cached boto3 clients for the AWS services other than DynamoDB (Scheduler, SQS, EventBridge)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from gatehouse.settings import get_settings
+
+
+@cache
+def aws_client(service: str) -> Any:
+    """One client per service per process, with short timeouts and standard retries."""
+    timeout = get_settings().aws_timeout_seconds
+    config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 2, "mode": "standard"})
+    return boto3.client(service, config=config)  # type: ignore[call-overload]

@@ -1,0 +1,112 @@
+"""The resolver factory and handler wrapper: every failure is the SPEC §5 envelope, never a 500 leak."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from gatehouse.api import create_app, make_handler
+from gatehouse.errors import ConflictError
+from gatehouse.guards import json_body_guard
+from pydantic import BaseModel, Field
+
+from tests.helpers import FakeLambdaContext, http_event, json_body
+
+
+class Widget(BaseModel):
+    name: str = Field(min_length=1)
+    size: int = Field(ge=1)
+
+
+@pytest.fixture(scope="module")
+def handler():
+    app = create_app()
+
+    @app.post("/widgets")
+    def create_widget(widget: Widget) -> dict:
+        return {"name": widget.name, "size": widget.size}
+
+    @app.get("/conflict")
+    def conflict() -> dict:
+        raise ConflictError("already there")
+
+    @app.get("/boom")
+    def boom() -> dict:
+        raise RuntimeError("secret internal detail /var/task/app.py")
+
+    return make_handler(app, guards=[json_body_guard(max_bytes=64)])
+
+
+def call(handler, event):
+    return handler(event, FakeLambdaContext())
+
+
+def test_valid_request_passes_and_carries_request_id(handler):
+    # Given a valid body, When posted, Then the route answers and X-Request-Id is the API Gateway id
+    response = call(handler, http_event("POST", "/widgets", body={"name": "a", "size": 2}))
+    assert response["statusCode"] == 200
+    assert json_body(response) == {"name": "a", "size": 2}
+    assert response["headers"]["X-Request-Id"] == "req-test-0001"
+
+
+def test_malformed_json_is_400_validation_error(handler):
+    event = http_event("POST", "/widgets", raw_body='{"name": "a", ', headers={"content-type": "application/json"})
+    response = call(handler, event)
+    assert response["statusCode"] == 400
+    body = json_body(response)
+    assert body["error"]["code"] == "VALIDATION_ERROR"
+    assert body["error"]["details"] == [{"field": "body", "message": "The body is not valid JSON."}]
+    assert body["requestId"] == response["headers"]["X-Request-Id"]
+
+
+def test_field_errors_name_the_fields(handler):
+    response = call(handler, http_event("POST", "/widgets", body={"name": "", "size": "big"}))
+    assert response["statusCode"] == 400
+    fields = {d["field"] for d in json_body(response)["error"]["details"]}
+    assert fields == {"name", "size"}
+
+
+def test_wrong_content_type_is_415(handler):
+    event = http_event(
+        "POST", "/widgets", raw_body="name=a", headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    response = call(handler, event)
+    assert response["statusCode"] == 415
+    assert json_body(response)["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
+def test_body_over_limit_is_413(handler):
+    response = call(handler, http_event("POST", "/widgets", body={"name": "x" * 100, "size": 1}))
+    assert response["statusCode"] == 413
+    assert json_body(response)["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_unknown_route_is_404_envelope(handler):
+    response = call(handler, http_event("GET", "/nowhere"))
+    assert response["statusCode"] == 404
+    assert json_body(response)["error"]["code"] == "NOT_FOUND"
+    assert "X-Request-Id" in response["headers"]
+
+
+def test_domain_error_maps_to_its_code(handler):
+    response = call(handler, http_event("GET", "/conflict"))
+    assert response["statusCode"] == 409
+    assert json_body(response)["error"] == {"code": "CONFLICT", "message": "already there", "details": []}
+
+
+def test_unexpected_exception_is_500_without_internals(handler):
+    response = call(handler, http_event("GET", "/boom"))
+    assert response["statusCode"] == 500
+    assert json_body(response)["error"]["code"] == "SERVER_ERROR"
+    assert "secret internal detail" not in response["body"]
+    assert "Traceback" not in response["body"]
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("client-id.1:2_3-4", "client-id.1:2_3-4"), ("bad id with spaces", "req-test-0001"), ("x" * 129, "req-test-0001")],
+)
+def test_request_id_is_callers_only_when_well_formed(handler, given, expected):
+    response = call(handler, http_event("GET", "/conflict", headers={"X-Request-Id": given}))
+    assert response["headers"]["X-Request-Id"] == expected
+    assert json.loads(response["body"])["requestId"] == expected
