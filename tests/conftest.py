@@ -35,3 +35,11 @@ def _aws_test_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_use_no_local_endpoints(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests run on moto's in-process mock: the local stack's endpoints must not leak in."""
+    if "tests/unit/" in str(request.node.path).replace("\\", "/"):
+        for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
+            monkeypatch.delenv(name)

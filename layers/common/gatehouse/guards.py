@@ -7,7 +7,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from gatehouse.api import Guard
-from gatehouse.errors import PayloadTooLargeError, UnsupportedMediaTypeError
+from gatehouse.auth.principal import Principal
+from gatehouse.auth.scopes import has_scope, required_scope
+from gatehouse.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
+from gatehouse.ratelimit.policies import policies_for
+from gatehouse.ratelimit.render import rate_limit_error, rate_limit_headers
+from gatehouse.ratelimit.runtime import rate_limiter
 
 _METHODS_WITH_BODY = {"POST", "PUT", "PATCH", "DELETE"}
 DEFAULT_MAX_JSON_BYTES = 1_048_576
@@ -44,3 +54,48 @@ def json_body_guard(max_bytes: int = DEFAULT_MAX_JSON_BYTES) -> Guard:
             )
 
     return guard
+
+
+def principal_of(event: Mapping[str, Any]) -> Principal:
+    """The caller as the authorizer described it in `requestContext.authorizer.lambda`."""
+    context = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda")
+    if not isinstance(context, Mapping):
+        raise AuthenticationError()
+    try:
+        return Principal.from_context(context)
+    except ValueError as error:
+        raise AuthenticationError() from error
+
+
+def route_scope_guard(event: Mapping[str, Any]) -> None:
+    """Check the route's scope in the handler too, so a cached allow can never widen access.
+
+    API Gateway caches an authorizer's decision per Authorization header across routes;
+    this check is what keeps a token allowed on one route from opening another.
+    """
+    principal = principal_of(event)
+    required = required_scope(str(event.get("routeKey", "")))
+    if not has_scope(principal.scopes, required):
+        raise AuthorizationError(
+            "The credentials do not allow this operation.",
+            details=[{"field": "scope", "message": f"requires {required}"}],
+        )
+
+
+def rate_limit_guard(event: Mapping[str, Any]) -> dict[str, str]:
+    """Charge the request to its principal under its tier's and route's policies (SPEC §8).
+
+    Runs before the scope and body checks, so refused and malformed requests count too and
+    every answer, 2xx or 4xx, carries the rate-limit headers.
+    """
+    principal = principal_of(event)
+    policies = policies_for(principal.tier, str(event.get("routeKey", "")))
+    decision = rate_limiter().check(principal.principal_id, policies)
+    if not decision.allowed:
+        raise rate_limit_error(decision)
+    return rate_limit_headers(decision)
+
+
+def protected_route_guards() -> list[Guard]:
+    """What every route behind the authorizer runs, in order: limit, scope, body."""
+    return [rate_limit_guard, route_scope_guard, json_body_guard()]

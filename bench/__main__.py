@@ -1,0 +1,38 @@
+"""`python -m bench [--n N] [--section NAME ...]`: run benchmark sections and print their tables."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+
+from bench import ratelimit
+from bench.table import Table
+from local.redis_server import RedisServer
+
+# Section name -> function(redis_url, n) -> tables. Add authorizer, cold start, ... here.
+SECTIONS: dict[str, Callable[[str, int], list[Table]]] = {
+    "ratelimit": ratelimit.run,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--n", type=int, default=int(os.environ.get("BENCH_N", "5000")), help="iterations per case")
+    parser.add_argument("--section", action="append", choices=sorted(SECTIONS), help="run only these sections")
+    args = parser.parse_args(argv)
+
+    # A private redis-server: no other client's traffic in the numbers, nothing left behind.
+    server = RedisServer().start()
+    try:
+        for name in args.section or list(SECTIONS):
+            for table in SECTIONS[name](server.url, args.n):
+                print(table.render())
+                print()
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,443 @@
+"""Where API keys live: the two DynamoDB items per key, the KeyStore port and its DynamoDB adapter.
+
+Schema (single table, fixed by the design; docs/data-model.md should copy this):
+
+  key record   pk=KEY#<keyId>        sk=KEY
+               gsi1pk=OWNER#<ownerId> gsi1sk=KEY#<createdAt>#<keyId>   (an owner's keys, newest first)
+               gsi2pk=KEYS            gsi2sk=<createdAt>#<keyId>        (every key, for admin)
+               id, name, prefix, hash, ownerId, scopes (L), tier, status (active|rotated|revoked),
+               createdAt, expiresAt?, revokedAt?, rotatedTo?, rotatedFrom?, graceUntil?, lastUsedAt?
+               -- timestamps as RFC 3339 UTC strings ("2026-11-22T12:00:00Z"), which sort as text.
+  hash record  pk=KEYHASH#<sha256 or HMAC hex> sk=KEYHASH
+               keyId, ownerId, scopes (L), tier, status (active|rotated|revoked),
+               expiresAt?, graceUntil?, ttl?   -- epoch seconds (N): the authorizer's one GetItem
+               compares numbers, and `ttl` (expiry or grace end or revocation, plus a day) lets
+               DynamoDB delete records that can no longer authenticate anything.
+
+Both items are written in one TransactWriteItems; rotation and revocation are transactions
+conditioned on the current status, so concurrent rotate/revoke calls cannot both win.
+This module avoids gatehouse.settings (pydantic) because the authorizer imports it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Final, Protocol
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from gatehouse.errors import ConflictError, NotFoundError, ValidationError
+
+ACTIVE: Final = "active"
+ROTATED: Final = "rotated"
+REVOKED: Final = "revoked"
+CLEANUP_DELAY_SECONDS: Final = 86400  # how long a dead hash record lingers before TTL removes it
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def to_rfc3339(epoch_seconds: int) -> str:
+    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_rfc3339(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """An API key as the owner and operators see it (never the secret)."""
+
+    id: str
+    name: str
+    prefix: str
+    hash: str
+    owner_id: str
+    scopes: tuple[str, ...]
+    tier: str
+    status: str
+    created_at: str
+    expires_at: str | None = None
+    revoked_at: str | None = None
+    rotated_to: str | None = None
+    rotated_from: str | None = None
+    grace_until: str | None = None
+    last_used_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyHashRecord:
+    """What the authorizer needs to accept or refuse a key, read in one GetItem."""
+
+    key_id: str
+    owner_id: str
+    scopes: frozenset[str]
+    tier: str
+    status: str
+    expires_at: int | None = None
+    grace_until: int | None = None
+
+    def accepts(self, now: float) -> bool:
+        """Active and unexpired, or rotated away but still inside its grace period."""
+        if self.expires_at is not None and now >= self.expires_at:
+            return False
+        if self.status == ACTIVE:
+            return True
+        return self.status == ROTATED and self.grace_until is not None and now < self.grace_until
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPage:
+    items: list[KeyRecord] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+class KeyStore(Protocol):
+    """The port the key domain and the authorizer use; DynamoKeyStore is its one adapter."""
+
+    def get_hash_record(self, key_hash: str) -> KeyHashRecord | None: ...
+
+    def create(self, record: KeyRecord) -> None: ...
+
+    def get(self, key_id: str) -> KeyRecord | None: ...
+
+    def list_by_owner(self, owner_id: str, limit: int, cursor: str | None) -> KeyPage: ...
+
+    def list_all(self, limit: int, cursor: str | None) -> KeyPage: ...
+
+    def rotate(self, old: KeyRecord, new: KeyRecord, grace_until: str) -> None: ...
+
+    def revoke(self, record: KeyRecord, revoked_at: str) -> KeyRecord: ...
+
+
+# --- item mapping ---------------------------------------------------------------------------
+
+_RECORD_ATTRS: Final = (
+    ("id", "id"),
+    ("name", "name"),
+    ("prefix", "prefix"),
+    ("hash", "hash"),
+    ("owner_id", "ownerId"),
+    ("tier", "tier"),
+    ("status", "status"),
+    ("created_at", "createdAt"),
+    ("expires_at", "expiresAt"),
+    ("revoked_at", "revokedAt"),
+    ("rotated_to", "rotatedTo"),
+    ("rotated_from", "rotatedFrom"),
+    ("grace_until", "graceUntil"),
+    ("last_used_at", "lastUsedAt"),
+)
+
+
+def _item(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+
+
+def _values(values: dict[str, Any]) -> dict[str, Any]:
+    """Expression attribute values: `{"status": "x"}` -> `{":status": {"S": "x"}}`."""
+    return {f":{k}": _serializer.serialize(v) for k, v in values.items()}
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    values = {k: _deserializer.deserialize(v) for k, v in item.items()}
+    return {k: int(v) if isinstance(v, Decimal) else v for k, v in values.items()}
+
+
+def key_record_item(record: KeyRecord) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "pk": f"KEY#{record.id}",
+        "sk": "KEY",
+        "gsi1pk": f"OWNER#{record.owner_id}",
+        "gsi1sk": f"KEY#{record.created_at}#{record.id}",
+        "gsi2pk": "KEYS",
+        "gsi2sk": f"{record.created_at}#{record.id}",
+        "scopes": list(record.scopes),
+    }
+    values.update({attr: getattr(record, name) for name, attr in _RECORD_ATTRS})
+    return _item(values)
+
+
+def key_record_from_item(item: dict[str, Any]) -> KeyRecord:
+    values = _plain(item)
+    fields: dict[str, Any] = {name: values.get(attr) for name, attr in _RECORD_ATTRS}
+    return KeyRecord(scopes=tuple(values.get("scopes") or ()), **fields)
+
+
+def _ttl(*epochs: int | None) -> int | None:
+    known = [e for e in epochs if e is not None]
+    return min(known) + CLEANUP_DELAY_SECONDS if known else None
+
+
+def hash_record_item(record: KeyRecord) -> dict[str, Any]:
+    expires = from_rfc3339(record.expires_at) if record.expires_at else None
+    return _item(
+        {
+            "pk": f"KEYHASH#{record.hash}",
+            "sk": "KEYHASH",
+            "keyId": record.id,
+            "ownerId": record.owner_id,
+            "scopes": list(record.scopes),
+            "tier": record.tier,
+            "status": record.status,
+            "expiresAt": expires,
+            "ttl": _ttl(expires),
+        }
+    )
+
+
+def hash_record_from_item(item: dict[str, Any]) -> KeyHashRecord:
+    values = _plain(item)
+    return KeyHashRecord(
+        key_id=values["keyId"],
+        owner_id=values["ownerId"],
+        scopes=frozenset(values.get("scopes") or ()),
+        tier=values.get("tier") or "free",
+        status=values.get("status") or REVOKED,  # a record without a status authenticates nothing
+        expires_at=values.get("expiresAt"),
+        grace_until=values.get("graceUntil"),
+    )
+
+
+# --- cursors --------------------------------------------------------------------------------
+
+
+def _encode_cursor(key: dict[str, str]) -> str:
+    raw = json.dumps(key, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _decode_cursor(cursor: str, index_pk: str, index_sk: str, partition: str) -> dict[str, Any]:
+    invalid = ValidationError("The cursor is not valid.", details=[{"field": "cursor", "message": "invalid"}])
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise invalid from None
+    expected = {"pk", "sk", index_pk, index_sk}
+    if (
+        not isinstance(key, dict)
+        or set(key) != expected
+        or not all(isinstance(v, str) for v in key.values())
+        # A cursor only continues the list it came from: never another owner's partition.
+        or key[index_pk] != partition
+        or not key["pk"].startswith("KEY#")
+        or key["sk"] != "KEY"
+    ):
+        raise invalid
+    return {k: {"S": v} for k, v in key.items()}
+
+
+# --- the adapter ----------------------------------------------------------------------------
+
+
+def _cancellation_codes(error: ClientError) -> list[str]:
+    reasons = error.response.get("CancellationReasons") or []
+    return [r.get("Code", "None") for r in reasons]
+
+
+class DynamoKeyStore:
+    """KeyStore on the single table, through a low-level DynamoDB client."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    # The authorizer's hot path: one eventually consistent GetItem (half the read cost; a
+    # revocation reaches it within about a second, well inside the authorizer cache TTL).
+    def get_hash_record(self, key_hash: str) -> KeyHashRecord | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"KEYHASH#{key_hash}"}, "sk": {"S": "KEYHASH"}},
+        )
+        item = response.get("Item")
+        return hash_record_from_item(item) if item else None
+
+    def create(self, record: KeyRecord) -> None:
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {"Put": self._put(key_record_item(record))},
+                    {"Put": self._put(hash_record_item(record))},
+                ]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "TransactionCanceledException":
+                raise ConflictError("A key with this id already exists.") from None
+            raise
+
+    def get(self, key_id: str) -> KeyRecord | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"KEY#{key_id}"}, "sk": {"S": "KEY"}},
+            ConsistentRead=True,  # read-after-write for rotate/revoke answers
+        )
+        item = response.get("Item")
+        return key_record_from_item(item) if item else None
+
+    def list_by_owner(self, owner_id: str, limit: int, cursor: str | None) -> KeyPage:
+        partition = f"OWNER#{owner_id}"
+        return self._query(
+            "GSI1",
+            index_pk="gsi1pk",
+            index_sk="gsi1sk",
+            partition=partition,
+            sk_prefix="KEY#",
+            limit=limit,
+            cursor=cursor,
+        )
+
+    def list_all(self, limit: int, cursor: str | None) -> KeyPage:
+        return self._query(
+            "GSI2",
+            index_pk="gsi2pk",
+            index_sk="gsi2sk",
+            partition="KEYS",
+            sk_prefix=None,
+            limit=limit,
+            cursor=cursor,
+        )
+
+    def rotate(self, old: KeyRecord, new: KeyRecord, grace_until: str) -> None:
+        grace_epoch = from_rfc3339(grace_until)
+        expires_epoch = from_rfc3339(old.expires_at) if old.expires_at else None
+        only_if_active = "attribute_exists(pk) AND #status = :active"
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {"pk": {"S": f"KEY#{old.id}"}, "sk": {"S": "KEY"}},
+                            "UpdateExpression": "SET #status = :rotated, rotatedTo = :to, graceUntil = :grace",
+                            "ConditionExpression": only_if_active,
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": _values(
+                                {"active": ACTIVE, "rotated": ROTATED, "to": new.id, "grace": grace_until}
+                            ),
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {"pk": {"S": f"KEYHASH#{old.hash}"}, "sk": {"S": "KEYHASH"}},
+                            "UpdateExpression": "SET #status = :rotated, graceUntil = :grace, #ttl = :ttl",
+                            "ConditionExpression": only_if_active,
+                            "ExpressionAttributeNames": {"#status": "status", "#ttl": "ttl"},
+                            "ExpressionAttributeValues": _values(
+                                {
+                                    "active": ACTIVE,
+                                    "rotated": ROTATED,
+                                    "grace": grace_epoch,
+                                    "ttl": _ttl(grace_epoch, expires_epoch),
+                                }
+                            ),
+                        }
+                    },
+                    {"Put": self._put(key_record_item(new))},
+                    {"Put": self._put(hash_record_item(new))},
+                ]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            if "ConditionalCheckFailed" not in _cancellation_codes(error)[:2]:
+                raise ConflictError("The key changed concurrently; try again.") from None
+            if self.get(old.id) is None:
+                raise NotFoundError("No such key.") from None
+            raise ConflictError("Only an active key can be rotated.") from None
+
+    def revoke(self, record: KeyRecord, revoked_at: str) -> KeyRecord:
+        """Revoke both items. Revoking a revoked key changes nothing and answers it (idempotent)."""
+        key_update = {
+            "TableName": self._table,
+            "Key": {"pk": {"S": f"KEY#{record.id}"}, "sk": {"S": "KEY"}},
+            "UpdateExpression": "SET #status = :revoked, revokedAt = :at",
+            "ConditionExpression": "attribute_exists(pk) AND #status <> :revoked",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": _values({"revoked": REVOKED, "at": revoked_at}),
+        }
+        hash_update = {
+            "TableName": self._table,
+            "Key": {"pk": {"S": f"KEYHASH#{record.hash}"}, "sk": {"S": "KEYHASH"}},
+            "UpdateExpression": "SET #status = :revoked, #ttl = :ttl",
+            # Never create a stub: a rotated key's hash record may already be gone (TTL).
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeNames": {"#status": "status", "#ttl": "ttl"},
+            "ExpressionAttributeValues": _values(
+                {"revoked": REVOKED, "ttl": from_rfc3339(revoked_at) + CLEANUP_DELAY_SECONDS}
+            ),
+        }
+        try:
+            self._client.transact_write_items(TransactItems=[{"Update": key_update}, {"Update": hash_update}])
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            codes = _cancellation_codes(error)
+            if codes[:1] == ["ConditionalCheckFailed"]:
+                current = self.get(record.id)
+                if current is None:
+                    raise NotFoundError("No such key.") from None
+                if current.status == REVOKED:
+                    return current
+                raise ConflictError("The key changed concurrently; try again.") from None
+            if codes[1:2] != ["ConditionalCheckFailed"]:
+                raise ConflictError("The key changed concurrently; try again.") from None
+            # Only the hash record is gone (it can no longer authenticate): revoke the key record alone.
+            try:
+                self._client.update_item(**key_update)
+            except ClientError as retry_error:
+                if retry_error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+        current = self.get(record.id)
+        if current is None:
+            raise NotFoundError("No such key.")
+        return current
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _put(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
+
+    def _query(
+        self,
+        index: str,
+        *,
+        index_pk: str,
+        index_sk: str,
+        partition: str,
+        sk_prefix: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> KeyPage:
+        condition = f"{index_pk} = :p"
+        values: dict[str, Any] = {":p": {"S": partition}}
+        if sk_prefix:
+            condition += f" AND begins_with({index_sk}, :k)"
+            values[":k"] = {"S": sk_prefix}
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,  # newest first
+            # One more than asked: its presence says whether a next page exists, so the
+            # last page answers nextCursor null instead of a cursor to an empty page.
+            "Limit": limit + 1,
+        }
+        if cursor:
+            request["ExclusiveStartKey"] = _decode_cursor(cursor, index_pk, index_sk, partition)
+        items = self._client.query(**request).get("Items", [])
+        records = [key_record_from_item(item) for item in items[:limit]]
+        next_cursor = None
+        if len(items) > limit:
+            last = items[limit - 1]
+            next_cursor = _encode_cursor({k: last[k]["S"] for k in ("pk", "sk", index_pk, index_sk)})
+        return KeyPage(records, next_cursor)

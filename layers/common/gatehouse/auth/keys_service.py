@@ -1,0 +1,341 @@
+"""The API-key domain behind /v1/keys: issue, list, get, rotate with grace, revoke (SPEC §7).
+
+The HTTP routes call these functions with the caller's Principal. Rules enforced here, so
+that no route can forget them: a principal never grants scopes it does not hold, never sets
+a tier or an ownerId unless admin, only ever sees its owner's keys (another owner's key is
+404, exactly like a missing one), and cannot rotate a key into a secret with more scopes
+than it holds itself.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from gatehouse.auth import api_key_format
+from gatehouse.auth.key_store import (
+    ACTIVE,
+    DynamoKeyStore,
+    KeyRecord,
+    KeyStore,
+    from_rfc3339,
+    to_rfc3339,
+)
+from gatehouse.auth.principal import TIERS, Principal
+from gatehouse.auth.scopes import ADMIN, ALL_SCOPES, has_scope
+from gatehouse.errors import AuthorizationError, NotFoundError, ValidationError
+from gatehouse.settings import get_settings
+from gatehouse.stores.dynamo import dynamodb_client, table_name
+
+DEFAULT_GRACE_SECONDS = 86400
+MAX_GRACE_SECONDS = 30 * 86400
+MAX_NAME_LENGTH = 100
+MAX_OWNER_ID_LENGTH = 256
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+KEY_ID_RANDOM_LENGTH = 20
+
+
+class _CamelModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class ApiKeyView(_CamelModel):
+    """A key as its owner sees it: never the secret, never the hash."""
+
+    id: str
+    name: str
+    prefix: str
+    owner_id: str
+    scopes: list[str]
+    tier: str
+    status: Literal["active", "rotated", "revoked"]
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    rotated_from: str | None = None
+    rotated_to: str | None = None
+    grace_until: datetime | None = None
+
+    @classmethod
+    def from_record(cls, record: KeyRecord) -> ApiKeyView:
+        return cls(
+            id=record.id,
+            name=record.name,
+            prefix=record.prefix,
+            owner_id=record.owner_id,
+            scopes=sorted(record.scopes),
+            tier=record.tier,
+            status=record.status,  # type: ignore[arg-type]
+            created_at=datetime.fromtimestamp(from_rfc3339(record.created_at), UTC),
+            expires_at=_parse_time(record.expires_at),
+            revoked_at=_parse_time(record.revoked_at),
+            rotated_from=record.rotated_from,
+            rotated_to=record.rotated_to,
+            grace_until=_parse_time(record.grace_until),
+        )
+
+    def to_public(self) -> dict[str, object]:
+        """The JSON body: camelCase, RFC 3339 UTC timestamps with Z."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class CreatedApiKey(ApiKeyView):
+    """The answer to create and rotate: the only time the secret `key` is ever shown."""
+
+    key: str
+
+    @classmethod
+    def of(cls, view: ApiKeyView, secret_key: str) -> CreatedApiKey:
+        return cls(**view.model_dump(), key=secret_key)
+
+
+class ApiKeyPage(_CamelModel):
+    items: list[ApiKeyView]
+    next_cursor: str | None = None
+
+    def to_public(self) -> dict[str, object]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromtimestamp(from_rfc3339(value), UTC) if value else None
+
+
+def _invalid(field: str, message: str) -> ValidationError:
+    return ValidationError(f"{field}: {message}", details=[{"field": field, "message": message}])
+
+
+def _forbidden(field: str, message: str) -> AuthorizationError:
+    return AuthorizationError(f"{field}: {message}", details=[{"field": field, "message": message}])
+
+
+def _is_admin(caller: Principal) -> bool:
+    return ADMIN in caller.scopes
+
+
+class KeysService:
+    """The key domain over a KeyStore; time and ids are injectable for tests."""
+
+    def __init__(
+        self,
+        store: KeyStore,
+        *,
+        environment: str,
+        pepper: str = "",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._environment = environment
+        self._pepper = pepper
+        self._clock = clock
+
+    # --- commands ---------------------------------------------------------------------------
+
+    def create_key(
+        self,
+        caller: Principal,
+        name: str,
+        scopes: Iterable[str],
+        *,
+        tier: str | None = None,
+        expires_at: datetime | str | None = None,
+        owner_id: str | None = None,
+    ) -> tuple[ApiKeyView, str]:
+        """A new key: its public view, and the secret to show once."""
+        name = self._check_name(name)
+        wanted = self._check_scopes(scopes)
+        now = int(self._clock())
+        expires = self._check_expiry(expires_at, now)
+        if tier is not None and tier not in TIERS:
+            raise _invalid("tier", f"must be one of {', '.join(TIERS)}")
+        if owner_id is not None and (not isinstance(owner_id, str) or not 0 < len(owner_id) <= MAX_OWNER_ID_LENGTH):
+            raise _invalid("ownerId", f"must be 1 to {MAX_OWNER_ID_LENGTH} characters")
+        # Escalation rules (403). Passing one's own tier/owner changes nothing and is allowed.
+        not_held = sorted(s for s in wanted if not has_scope(caller.scopes, s))
+        if not_held:
+            raise _forbidden("scopes", f"cannot grant scopes the caller does not hold: {' '.join(not_held)}")
+        if tier is not None and tier != caller.tier and not _is_admin(caller):
+            raise _forbidden("tier", "only admin can set a key's tier")
+        if owner_id is not None and owner_id != caller.owner_id and not _is_admin(caller):
+            raise _forbidden("ownerId", "only admin can create a key for another owner")
+        record, secret_key = self._new_record(
+            name=name,
+            owner_id=owner_id or caller.owner_id,
+            scopes=wanted,
+            tier=tier or caller.tier,
+            expires_at=expires,
+            now=now,
+        )
+        self._store.create(record)
+        return ApiKeyView.from_record(record), secret_key
+
+    def rotate_key(
+        self, caller: Principal, key_id: str, grace_period_seconds: int = DEFAULT_GRACE_SECONDS
+    ) -> tuple[ApiKeyView, str]:
+        """A new key with the same owner, scopes, tier and expiry; the old one works until grace ends."""
+        if (
+            isinstance(grace_period_seconds, bool)
+            or not isinstance(grace_period_seconds, int)
+            or not 0 <= grace_period_seconds <= MAX_GRACE_SECONDS
+        ):
+            raise _invalid("gracePeriodSeconds", f"must be an integer from 0 to {MAX_GRACE_SECONDS}")
+        old = self._owned(caller, key_id)
+        # Rotation hands out a fresh secret: a principal that could not create this key
+        # (scopes it does not hold) must not obtain one by rotating it either.
+        not_held = sorted(s for s in old.scopes if not has_scope(caller.scopes, s))
+        if not_held:
+            raise _forbidden("keyId", f"the key has scopes the caller does not hold: {' '.join(not_held)}")
+        now = int(self._clock())
+        new, secret_key = self._new_record(
+            name=old.name,
+            owner_id=old.owner_id,
+            scopes=old.scopes,
+            tier=old.tier,
+            expires_at=old.expires_at,
+            now=now,
+            rotated_from=old.id,
+        )
+        # ConflictError when the key is no longer active (revoked, rotated) - also under a race.
+        self._store.rotate(old, new, to_rfc3339(now + grace_period_seconds))
+        return ApiKeyView.from_record(new), secret_key
+
+    def revoke_key(self, caller: Principal, key_id: str) -> ApiKeyView:
+        """Revoke (idempotent: revoking a revoked key answers it unchanged, so DELETE can be retried)."""
+        record = self._owned(caller, key_id)
+        if record.status == "revoked":
+            return ApiKeyView.from_record(record)
+        return ApiKeyView.from_record(self._store.revoke(record, to_rfc3339(int(self._clock()))))
+
+    # --- queries ----------------------------------------------------------------------------
+
+    def get_key(self, caller: Principal, key_id: str) -> ApiKeyView:
+        return ApiKeyView.from_record(self._owned(caller, key_id))
+
+    def list_keys(self, caller: Principal, limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> ApiKeyPage:
+        """The caller's owner's keys, newest first (every key for admin); an opaque cursor pages on."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+            raise _invalid("limit", f"must be an integer from 1 to {MAX_LIMIT}")
+        if _is_admin(caller):
+            page = self._store.list_all(limit, cursor or None)
+        else:
+            page = self._store.list_by_owner(caller.owner_id, limit, cursor or None)
+        return ApiKeyPage(items=[ApiKeyView.from_record(r) for r in page.items], next_cursor=page.next_cursor)
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _owned(self, caller: Principal, key_id: str) -> KeyRecord:
+        record = self._store.get(key_id) if isinstance(key_id, str) and 0 < len(key_id) <= 64 else None
+        # Another owner's key answers exactly like a missing one (SPEC §5: 404, not 403).
+        if record is None or (record.owner_id != caller.owner_id and not _is_admin(caller)):
+            raise NotFoundError("No such key.")
+        return record
+
+    def _new_record(
+        self,
+        *,
+        name: str,
+        owner_id: str,
+        scopes: Iterable[str],
+        tier: str,
+        expires_at: str | None,
+        now: int,
+        rotated_from: str | None = None,
+    ) -> tuple[KeyRecord, str]:
+        secret_key = api_key_format.generate(self._environment)
+        key_id = "key_" + "".join(secrets.choice(api_key_format.BASE62) for _ in range(KEY_ID_RANDOM_LENGTH))
+        record = KeyRecord(
+            id=key_id,
+            name=name,
+            prefix=api_key_format.prefix(secret_key),
+            hash=api_key_format.hash_key(secret_key, self._pepper),
+            owner_id=owner_id,
+            scopes=tuple(sorted(set(scopes))),
+            tier=tier,
+            status=ACTIVE,
+            created_at=to_rfc3339(now),
+            expires_at=expires_at,
+            rotated_from=rotated_from,
+        )
+        return record, secret_key
+
+    @staticmethod
+    def _check_name(name: str) -> str:
+        if not isinstance(name, str) or not 0 < len(name.strip()) <= MAX_NAME_LENGTH:
+            raise _invalid("name", f"must be 1 to {MAX_NAME_LENGTH} characters")
+        return name.strip()
+
+    @staticmethod
+    def _check_scopes(scopes: Iterable[str]) -> frozenset[str]:
+        if isinstance(scopes, str) or not all(isinstance(s, str) for s in scopes):
+            raise _invalid("scopes", "must be a list of scope names")
+        wanted = frozenset(scopes)
+        unknown = sorted(wanted - ALL_SCOPES)
+        if unknown:
+            raise _invalid("scopes", f"unknown scopes: {' '.join(unknown)}")
+        return wanted
+
+    @staticmethod
+    def _check_expiry(expires_at: datetime | str | None, now: int) -> str | None:
+        if expires_at is None:
+            return None
+        if isinstance(expires_at, str):
+            try:
+                expires_at = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+            except ValueError:
+                raise _invalid("expiresAt", "must be an RFC 3339 timestamp") from None
+        if expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=UTC)  # a naive time is read as UTC
+        epoch = int(expires_at.timestamp())
+        if epoch <= now:
+            raise _invalid("expiresAt", "must be in the future")
+        return to_rfc3339(epoch)
+
+
+@lru_cache(maxsize=1)
+def default_service() -> KeysService:
+    """The process's service over the configured table (tests build KeysService with their own store)."""
+
+    settings = get_settings()
+    return KeysService(
+        DynamoKeyStore(dynamodb_client(), table_name()),
+        environment=settings.key_environment,
+        pepper=settings.api_key_pepper,
+    )
+
+
+def create_key(
+    caller: Principal,
+    name: str,
+    scopes: Iterable[str],
+    *,
+    tier: str | None = None,
+    expires_at: datetime | str | None = None,
+    owner_id: str | None = None,
+) -> tuple[ApiKeyView, str]:
+    return default_service().create_key(caller, name, scopes, tier=tier, expires_at=expires_at, owner_id=owner_id)
+
+
+def list_keys(caller: Principal, limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> ApiKeyPage:
+    return default_service().list_keys(caller, limit, cursor)
+
+
+def get_key(caller: Principal, key_id: str) -> ApiKeyView:
+    return default_service().get_key(caller, key_id)
+
+
+def rotate_key(
+    caller: Principal, key_id: str, grace_period_seconds: int = DEFAULT_GRACE_SECONDS
+) -> tuple[ApiKeyView, str]:
+    return default_service().rotate_key(caller, key_id, grace_period_seconds)
+
+
+def revoke_key(caller: Principal, key_id: str) -> ApiKeyView:
+    return default_service().revoke_key(caller, key_id)

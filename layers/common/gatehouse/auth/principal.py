@@ -1,0 +1,62 @@
+"""Who is calling: the Principal the authorizer builds and the handlers read back from its context."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+AuthType = Literal["jwt", "apiKey"]
+
+TIERS: Final = ("free", "starter", "professional", "enterprise")
+DEFAULT_TIER: Final = "free"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    principal_id: str
+    owner_id: str
+    auth_type: AuthType
+    tier: str = DEFAULT_TIER
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    key_id: str | None = None
+
+    def to_context(self) -> dict[str, str]:
+        """The authorizer's simple-response context: flat string values only."""
+        return {
+            "principalId": self.principal_id,
+            "ownerId": self.owner_id,
+            "authType": self.auth_type,
+            "tier": self.tier,
+            # Sorted so that equal scope sets give byte-equal contexts (stable logs, tests).
+            "scopes": " ".join(sorted(self.scopes)),
+            "keyId": self.key_id or "",
+        }
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> Principal:
+        """Rebuild the principal from `requestContext.authorizer.lambda` in a handler's event.
+
+        Raises ValueError when the context is not one the authorizer wrote (a route with
+        no authorizer, or a misconfigured template): a handler must then refuse, not guess.
+        """
+        principal_id = context.get("principalId")
+        owner_id = context.get("ownerId")
+        auth_type = context.get("authType")
+        if not isinstance(principal_id, str) or not principal_id:
+            raise ValueError("authorizer context has no principalId")
+        if not isinstance(owner_id, str) or not owner_id:
+            raise ValueError("authorizer context has no ownerId")
+        if auth_type not in ("jwt", "apiKey"):
+            raise ValueError("authorizer context has no valid authType")
+        tier = context.get("tier")
+        scopes = context.get("scopes") or ""
+        key_id = context.get("keyId") or None
+        return cls(
+            principal_id=principal_id,
+            owner_id=owner_id,
+            auth_type=auth_type,
+            tier=tier if tier in TIERS else DEFAULT_TIER,
+            scopes=frozenset(str(scopes).split()),
+            key_id=str(key_id) if key_id else None,
+        )

@@ -1,0 +1,1 @@
+"""Rate limiting: policies as data, one atomic Redis script per check, overrides, and a local fallback."""

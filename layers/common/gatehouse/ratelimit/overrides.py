@@ -1,0 +1,201 @@
+"""Per-subject overrides (custom limits, boost, emergency cap, block), applied as a pure function."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from pydantic import AwareDatetime, Field, field_validator, model_validator
+
+from gatehouse.ratelimit.policies import ApiModel, Policy, Window
+from gatehouse.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+# A block without an expiry still tells clients to come back: an hour is long enough to stop a
+# retry storm and short enough that lifting the block takes effect without human help.
+BLOCK_RETRY_AFTER_SECONDS = 3600
+MAX_BLOCK_RETRY_AFTER_SECONDS = 86_400
+
+
+class Override(ApiModel):
+    """What an operator set for one subject. Times accept ISO 8601 or epoch seconds; a naive
+    ISO time is read as UTC. Precedence: block > emergency > custom limits (then boost)."""
+
+    subject: str = Field(min_length=1, max_length=1024)
+    # Replace the windows of the tier policies (route-group windows such as credentials stay).
+    limits: tuple[Window, ...] | None = Field(default=None, min_length=1)
+    # Multiply tier limits (and bursts) until boost_expires_at: a launch day, a migration.
+    boost: float | None = Field(default=None, gt=0, le=1000)
+    boost_expires_at: AwareDatetime | None = None
+    # A hard cap that replaces every window, tier and group alike.
+    emergency: tuple[Window, ...] | None = Field(default=None, min_length=1)
+    # Deny everything (429) until expires_at, or until the override is deleted.
+    blocked: bool = False
+    # The whole override lapses at this time (None: until deleted).
+    expires_at: AwareDatetime | None = None
+    reason: str | None = Field(default=None, max_length=500)
+
+    @field_validator("boost_expires_at", "expires_at", mode="before")
+    @classmethod
+    def _naive_is_utc(cls, value: object) -> object:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, UTC)
+        if isinstance(value, str) and not value.strip().lstrip("-").replace(".", "", 1).isdigit():
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+    @model_validator(mode="after")
+    def _boost_needs_expiry(self) -> Override:
+        # A boost is temporary by definition; a permanent change is what `limits` is for.
+        if self.boost is not None and self.boost_expires_at is None:
+            raise ValueError("boost needs boost_expires_at")
+        return self
+
+    def active(self, now: float) -> bool:
+        return self.expires_at is None or self.expires_at.timestamp() > now
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """apply_override's answer for a blocked subject: deny without asking Redis."""
+
+    retry_after: int
+
+
+def apply_override(policies: list[Policy], override: Override | None, now: float) -> list[Policy] | Blocked:
+    """The policies a request of `override.subject` is actually checked against at `now`
+    (epoch seconds). Pure: no I/O, no clock of its own."""
+    if override is None or not override.active(now):
+        return policies
+    closed = any(p.failure_mode == "closed" for p in policies)
+    if override.blocked:
+        if override.expires_at is None:
+            return Blocked(BLOCK_RETRY_AFTER_SECONDS)
+        left = math.ceil(override.expires_at.timestamp() - now)
+        return Blocked(max(1, min(left, MAX_BLOCK_RETRY_AFTER_SECONDS)))
+    if override.emergency is not None:
+        return [
+            Policy(
+                name="emergency",
+                windows=override.emergency,
+                failure_mode="closed" if closed else "open",
+                kind="group",
+            )
+        ]
+    result = list(policies)
+    if override.limits is not None:
+        tiers = [p for p in result if p.kind == "tier"]
+        custom = Policy(
+            name="override",
+            windows=override.limits,
+            failure_mode="closed" if any(p.failure_mode == "closed" for p in tiers) else "open",
+        )
+        result = [custom, *(p for p in result if p.kind != "tier")]
+    if (
+        override.boost is not None
+        and override.boost_expires_at is not None
+        and override.boost_expires_at.timestamp() > now
+    ):
+        result = [_boosted(p, override.boost) if p.kind == "tier" else p for p in result]
+    return result
+
+
+def _boosted(policy: Policy, factor: float) -> Policy:
+    def scale(n: int) -> int:
+        return max(1, math.floor(n * factor))
+
+    windows = tuple(
+        w.model_copy(update={"limit": scale(w.limit), "burst": None if w.burst is None else scale(w.burst)})
+        for w in policy.windows
+    )
+    return policy.model_copy(update={"windows": windows})
+
+
+class OverrideSource(Protocol):
+    """Where overrides live (DynamoDB in production, a dict in tests)."""
+
+    def get(self, subject: str) -> Override | None: ...
+
+
+class NoOverrides:
+    """An OverrideSource with nothing in it."""
+
+    def get(self, subject: str) -> Override | None:
+        return None
+
+
+class InMemoryOverrides:
+    """A dict-backed OverrideSource for tests and local runs."""
+
+    def __init__(self, *overrides: Override) -> None:
+        self.items: dict[str, Override] = {o.subject: o for o in overrides}
+        self.reads = 0
+
+    def get(self, subject: str) -> Override | None:
+        self.reads += 1
+        return self.items.get(subject)
+
+    def put(self, override: Override) -> None:
+        self.items[override.subject] = override
+
+    def delete(self, subject: str) -> None:
+        self.items.pop(subject, None)
+
+
+class CachedOverrideSource:
+    """Remembers answers (absent ones too) for `ttl_seconds`, so a hot subject costs no read.
+
+    If the source fails, the last known answer is served (or none): overrides must never be the
+    reason a request fails."""
+
+    def __init__(
+        self,
+        source: OverrideSource,
+        ttl_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = 10_000,
+    ) -> None:
+        self.source = source
+        self.ttl = get_settings().ratelimit_override_cache_seconds if ttl_seconds is None else ttl_seconds
+        self._clock = clock
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, tuple[float, Override | None]] = OrderedDict()
+
+    def get(self, subject: str) -> Override | None:
+        now = self._clock()
+        with self._lock:
+            hit = self._cache.get(subject)
+            if hit is not None and hit[0] > now:
+                self._cache.move_to_end(subject)
+                return hit[1]
+        try:
+            value = self.source.get(subject)
+        except Exception:  # any store failure degrades to the last known answer
+            logger.warning("override source failed; using the cached answer", exc_info=True)
+            return hit[1] if hit is not None else None
+        with self._lock:
+            self._cache[subject] = (now + self.ttl, value)
+            self._cache.move_to_end(subject)
+            while len(self._cache) > self.max_entries:
+                self._cache.popitem(last=False)
+        return value
+
+    def invalidate(self, subject: str | None = None) -> None:
+        """Forget one subject (after this instance wrote it) or everything."""
+        with self._lock:
+            if subject is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(subject, None)

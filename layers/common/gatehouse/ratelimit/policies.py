@@ -1,0 +1,165 @@
+"""Rate-limit policies as data: the defaults of SPEC §8, RATELIMIT_POLICIES overrides, route groups."""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from gatehouse.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+# Names become part of Redis keys and of structured header fields: keep them to a safe alphabet.
+NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+
+
+class ApiModel(BaseModel):
+    # camelCase on the wire (SPEC §5), snake_case in Python; frozen so a policy can be shared.
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
+
+
+class Window(ApiModel):
+    """One limit: `limit` units per `period_seconds`, decided by GCRA or a sliding-window counter."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    limit: int = Field(ge=1)
+    period_seconds: int = Field(ge=1, le=366 * 86400)
+    algorithm: Literal["gcra", "sliding"] = "gcra"
+    # GCRA only: how many units may arrive at once (the bucket's size); defaults to `limit`.
+    burst: int | None = Field(default=None, ge=1)
+
+    @property
+    def effective_burst(self) -> int:
+        return self.burst if self.burst is not None else self.limit
+
+
+class Policy(ApiModel):
+    """A named set of windows checked together; `kind` says whether overrides may replace them."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    windows: tuple[Window, ...] = Field(min_length=1)
+    failure_mode: Literal["open", "closed"] = "open"
+    # Tier windows are what custom limits and boosts change; group windows (credentials) stay.
+    kind: Literal["tier", "group"] = "tier"
+
+    @model_validator(mode="after")
+    def _distinct_window_names(self) -> Policy:
+        names = [w.name for w in self.windows]
+        if len(set(names)) != len(names):
+            raise ValueError(f"policy {self.name!r} has duplicate window names")
+        return self
+
+
+def _tier(name: str, per_hour: int, per_second: int) -> Policy:
+    # Hour windows are quotas (sliding counter: close to "N in any hour"); second windows
+    # smooth bursts (GCRA: N at once, then one every 1/N s).
+    return Policy(
+        name=name,
+        windows=(
+            Window(name="hour", limit=per_hour, period_seconds=3600, algorithm="sliding"),
+            Window(name="second", limit=per_second, period_seconds=1, algorithm="gcra"),
+        ),
+    )
+
+
+DEFAULT_POLICIES: dict[str, Policy] = {
+    p.name: p
+    for p in (
+        _tier("free", 100, 5),
+        _tier("starter", 1_000, 20),
+        _tier("professional", 10_000, 100),
+        _tier("enterprise", 100_000, 500),
+        Policy(
+            name="credentials",
+            kind="group",
+            windows=(Window(name="credentials", limit=5, period_seconds=900, algorithm="sliding"),),
+        ),
+    )
+}
+
+# Route keys as API Gateway names them (`METHOD /path/{param}`) -> route group policy.
+DEFAULT_ROUTE_GROUPS: dict[str, str] = {
+    "POST /v1/keys": "credentials",
+    "POST /v1/keys/{keyId}/rotate": "credentials",
+}
+
+DEFAULT_TIER = "free"
+
+
+class PolicyConfig(ApiModel):
+    """The RATELIMIT_POLICIES document: policies replace or add by name; route groups likewise."""
+
+    policies: dict[str, Policy] = Field(default_factory=dict)
+    route_groups: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_from_key(cls, data: object) -> object:
+        # Let the document omit each policy's name where it is already the map key.
+        if isinstance(data, dict) and isinstance(data.get("policies"), dict):
+            data = dict(data)
+            data["policies"] = {
+                key: ({"name": key, **value} if isinstance(value, dict) and "name" not in value else value)
+                for key, value in data["policies"].items()
+            }
+        return data
+
+
+class PolicyRegistry:
+    """Every named policy and the route-group map, resolved per request by `policies_for`."""
+
+    def __init__(
+        self,
+        policies: dict[str, Policy] | None = None,
+        route_groups: dict[str, str] | None = None,
+        default_tier: str = DEFAULT_TIER,
+    ) -> None:
+        self.policies = dict(DEFAULT_POLICIES if policies is None else policies)
+        self.route_groups = dict(DEFAULT_ROUTE_GROUPS if route_groups is None else route_groups)
+        self.default_tier = default_tier
+        unknown = {g for g in self.route_groups.values() if g not in self.policies}
+        if unknown or default_tier not in self.policies:
+            raise ValueError(f"route groups or default tier name unknown policies: {sorted(unknown)}")
+
+    @classmethod
+    def from_json(cls, document: str) -> PolicyRegistry:
+        """Defaults overlaid with a RATELIMIT_POLICIES document (empty means defaults only)."""
+        if not document.strip():
+            return cls()
+        config = PolicyConfig.model_validate(json.loads(document))
+        for key, policy in config.policies.items():
+            if key != policy.name:
+                raise ValueError(f"policy key {key!r} differs from its name {policy.name!r}")
+        return cls({**DEFAULT_POLICIES, **config.policies}, {**DEFAULT_ROUTE_GROUPS, **config.route_groups})
+
+    def get(self, name: str) -> Policy | None:
+        return self.policies.get(name)
+
+    def policies_for(self, tier: str | None, route_key: str | None = None) -> list[Policy]:
+        """The tier's policy (unknown tiers get the default tier's) plus the route's group, if any."""
+        policy = self.policies.get(tier or "")
+        if policy is None or policy.kind != "tier":
+            if tier:
+                logger.warning("unknown rate-limit tier, using the default", extra={"tier": tier})
+            policy = self.policies[self.default_tier]
+        result = [policy]
+        group = self.route_groups.get(route_key or "")
+        if group is not None:
+            result.append(self.policies[group])
+        return result
+
+
+@lru_cache(maxsize=1)
+def default_registry() -> PolicyRegistry:
+    """The process's registry from settings; tests clear it with `default_registry.cache_clear()`."""
+    return PolicyRegistry.from_json(get_settings().ratelimit_policies)
+
+
+def policies_for(tier: str | None, route_key: str | None = None) -> list[Policy]:
+    """Policies that apply to a request of `tier` on `route_key` (e.g. "POST /v1/keys")."""
+    return default_registry().policies_for(tier, route_key)

@@ -1,0 +1,59 @@
+"""Local bootstrap: a development HS256 JWT issuer and an admin API key, written to local.json."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from local.stack import LocalStack
+
+DEV_AUDIENCE = "gatehouse-local"
+
+
+DEV_ISSUER = "https://gatehouse.local/dev-issuer"
+
+
+def dev_issuer(secret: str) -> dict[str, Any]:
+    """The development issuer: HS256 only, the tier from the `tier` claim."""
+    return {
+        "issuer": DEV_ISSUER,
+        "audience": DEV_AUDIENCE,
+        "algorithms": ["HS256"],
+        "secret": secret,
+    }
+
+
+def bootstrap(stack: LocalStack) -> dict[str, Any]:
+    """Trust a fresh development issuer and create an admin key, for people, scripts and tests."""
+    issuer = dev_issuer(secrets.token_urlsafe(48))
+    stack.env["JWT_ISSUERS"] = json.dumps([issuer])
+    stack.activate()
+
+    # Imported after activate(): the layer is on sys.path and settings see the stack's environment.
+    from gatehouse.auth import keys_service
+    from gatehouse.auth.principal import Principal
+    from gatehouse.stores.dynamo import dynamodb_client
+
+    dynamodb_client.cache_clear()
+    keys_service.default_service.cache_clear()
+    operator = Principal(
+        principal_id="local-operator",
+        owner_id="local-operator",
+        auth_type="apiKey",
+        tier="enterprise",
+        scopes=frozenset({"admin"}),
+    )
+    _, admin_key = keys_service.create_key(operator, "local admin", ["admin"], tier="enterprise")
+    return {
+        "adminKey": admin_key,
+        "jwt": {
+            "issuer": issuer["issuer"],
+            "audience": DEV_AUDIENCE,
+            "algorithm": "HS256",
+            "secret": issuer["secret"],
+            "tierClaim": "tier",
+            "scopeClaim": "scope",
+        },
+    }

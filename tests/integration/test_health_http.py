@@ -1,0 +1,62 @@
+"""Health over HTTP through the local stack: liveness, readiness, and Redis going down and back."""
+
+from __future__ import annotations
+
+import time
+
+import requests
+
+HEALTH_JSON = "application/health+json"
+
+
+def wait_for_redis_status(api_url: str, expected: str, timeout: float = 15.0) -> dict:
+    """Poll readiness until Redis reports `expected` (the result is cached about a second)."""
+    deadline = time.monotonic() + timeout
+    body: dict = {}
+    while time.monotonic() < deadline:
+        body = requests.get(f"{api_url}/health/ready", timeout=5).json()
+        if body["checks"]["redis:responseTime"][0]["status"] == expected:
+            return body
+        time.sleep(0.3)
+    raise AssertionError(f"redis never reported {expected!r}; last answer {body}")
+
+
+def test_liveness_is_health_json(local_stack):
+    response = requests.get(f"{local_stack.api_url}/health", timeout=5)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == HEALTH_JSON
+    body = response.json()
+    assert body["status"] == "pass"
+    assert {"version", "releaseId"} <= body.keys()
+    assert response.headers["X-Request-Id"]
+
+
+def test_readiness_checks_every_dependency(local_stack):
+    response = requests.get(f"{local_stack.api_url}/health/ready", timeout=5)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == HEALTH_JSON
+    body = response.json()
+    assert body["status"] == "pass", body
+    for key in ("dynamodb:responseTime", "redis:responseTime", "scheduler:responseTime"):
+        (check,) = body["checks"][key]
+        assert check["status"] == "pass"
+        assert check["observedUnit"] == "ms"
+        assert check["observedValue"] >= 0
+        assert check["time"].endswith("Z")
+    assert body["checks"]["scheduler-dlq:messages"][0]["observedValue"] == 0
+
+
+def test_redis_down_is_warn_and_recovers_without_restart(local_stack):
+    # Given a healthy stack, When its Redis stops, Then readiness says warn (limits fail open) with 200
+    local_stack.redis.stop()
+    try:
+        body = wait_for_redis_status(local_stack.api_url, "warn")
+        assert body["status"] == "warn"
+        response = requests.get(f"{local_stack.api_url}/health/ready", timeout=5)
+        assert response.status_code == 200
+        assert "redis://" not in response.text  # no endpoint or secret leaks into the document
+    finally:
+        # When Redis comes back on the same port, Then readiness recovers with no restart of the stack
+        local_stack.redis.start()
+    body = wait_for_redis_status(local_stack.api_url, "pass")
+    assert body["status"] == "pass"

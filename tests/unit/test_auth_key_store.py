@@ -1,0 +1,205 @@
+"""DynamoKeyStore against moto's in-process DynamoDB: both items per key, conditional rotate/revoke."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from gatehouse.auth.key_store import DynamoKeyStore, KeyRecord, from_rfc3339, to_rfc3339
+from gatehouse.errors import ConflictError, NotFoundError, ValidationError
+from moto import mock_aws
+
+TABLE = "gatehouse-test"
+
+
+def create_table(client, name=TABLE):
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": attr, "AttributeType": "S"}
+            for attr in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": index,
+                "KeySchema": [
+                    {"AttributeName": f"{prefix}pk", "KeyType": "HASH"},
+                    {"AttributeName": f"{prefix}sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index, prefix in (("GSI1", "gsi1"), ("GSI2", "gsi2"))
+        ],
+    )
+
+
+@pytest.fixture
+def client():
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(client)
+        yield client
+
+
+@pytest.fixture
+def store(client):
+    return DynamoKeyStore(client, TABLE)
+
+
+def record(key_id="key_a", owner="org_1", created=1_800_000_000, **fields):
+    values = dict(
+        id=key_id,
+        name=f"name {key_id}",
+        prefix="gk_test_abcd",
+        hash=f"hash-{key_id}",
+        owner_id=owner,
+        scopes=("keys:read",),
+        tier="free",
+        status="active",
+        created_at=to_rfc3339(created),
+    )
+    return KeyRecord(**(values | fields))
+
+
+def raw_item(client, pk, sk):
+    return client.get_item(TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}}).get("Item")
+
+
+def test_create_writes_the_key_and_the_hash_record(store, client):
+    rec = record(expires_at=to_rfc3339(1_900_000_000))
+    store.create(rec)
+    assert store.get("key_a") == rec
+    key_item = raw_item(client, "KEY#key_a", "KEY")
+    assert key_item["gsi1pk"] == {"S": "OWNER#org_1"}
+    assert key_item["gsi1sk"] == {"S": f"KEY#{rec.created_at}#key_a"}
+    assert key_item["gsi2pk"] == {"S": "KEYS"}
+    assert "lastUsedAt" not in key_item
+    hashed = store.get_hash_record("hash-key_a")
+    assert hashed.key_id == "key_a"
+    assert hashed.owner_id == "org_1"
+    assert hashed.scopes == {"keys:read"}
+    assert hashed.status == "active"
+    assert hashed.expires_at == 1_900_000_000
+    assert raw_item(client, "KEYHASH#hash-key_a", "KEYHASH")["ttl"] == {"N": str(1_900_000_000 + 86400)}
+
+
+def test_a_key_without_expiry_has_no_ttl(store, client):
+    store.create(record())
+    assert "ttl" not in raw_item(client, "KEYHASH#hash-key_a", "KEYHASH")
+    assert store.get_hash_record("nope") is None
+    assert store.get("nope") is None
+
+
+def test_create_refuses_a_duplicate(store):
+    store.create(record())
+    with pytest.raises(ConflictError):
+        store.create(record())
+
+
+def test_list_by_owner_pages_newest_first_and_stays_in_the_owner(store):
+    for i in range(5):
+        store.create(record(f"key_{i}", created=1_800_000_000 + i))
+    store.create(record("key_other", owner="org_2"))
+    page = store.list_by_owner("org_1", 2, None)
+    assert [r.id for r in page.items] == ["key_4", "key_3"]
+    page2 = store.list_by_owner("org_1", 2, page.next_cursor)
+    assert [r.id for r in page2.items] == ["key_2", "key_1"]
+    page3 = store.list_by_owner("org_1", 2, page2.next_cursor)
+    assert [r.id for r in page3.items] == ["key_0"]
+    assert page3.next_cursor is None
+    exact = store.list_by_owner("org_1", 5, None)
+    assert len(exact.items) == 5
+    assert exact.next_cursor is None  # no cursor to an empty page
+    # A cursor never continues into another owner's partition.
+    with pytest.raises(ValidationError):
+        store.list_by_owner("org_2", 2, page.next_cursor)
+
+
+def test_list_all_sees_every_owner(store):
+    for i, owner in enumerate(["org_1", "org_2", "org_3"]):
+        store.create(record(f"key_{i}", owner=owner, created=1_800_000_000 + i))
+    page = store.list_all(2, None)
+    assert [r.id for r in page.items] == ["key_2", "key_1"]
+    rest = store.list_all(2, page.next_cursor)
+    assert [r.id for r in rest.items] == ["key_0"]
+    assert rest.next_cursor is None
+
+
+@pytest.mark.parametrize("cursor", ["!!", "e30", "bm90IGpzb24", "W10"])
+def test_garbage_cursors_are_a_validation_error(store, cursor):
+    with pytest.raises(ValidationError):
+        store.list_by_owner("org_1", 2, cursor)
+    with pytest.raises(ValidationError):
+        store.list_all(2, cursor)
+
+
+def test_rotate_marks_the_old_key_and_writes_the_new_one(store, client):
+    old = record(expires_at=to_rfc3339(1_900_000_000))
+    store.create(old)
+    new = record("key_b", hash="hash-key_b", rotated_from="key_a", expires_at=old.expires_at)
+    grace = to_rfc3339(1_800_086_400)
+    store.rotate(old, new, grace)
+    old_now = store.get("key_a")
+    assert (old_now.status, old_now.rotated_to, old_now.grace_until) == ("rotated", "key_b", grace)
+    old_hash = store.get_hash_record("hash-key_a")
+    assert (old_hash.status, old_hash.grace_until) == ("rotated", 1_800_086_400)
+    assert raw_item(client, "KEYHASH#hash-key_a", "KEYHASH")["ttl"] == {"N": str(1_800_086_400 + 86400)}
+    assert store.get("key_b").rotated_from == "key_a"
+    assert store.get_hash_record("hash-key_b").status == "active"
+
+
+def test_rotating_twice_or_a_revoked_key_conflicts(store):
+    old = record()
+    store.create(old)
+    store.rotate(old, record("key_b", hash="hash-key_b"), to_rfc3339(1_800_000_100))
+    # A second rotation from the same stale read (a concurrent caller) loses.
+    with pytest.raises(ConflictError):
+        store.rotate(old, record("key_c", hash="hash-key_c"), to_rfc3339(1_800_000_100))
+    assert store.get("key_c") is None
+    assert store.get_hash_record("hash-key_c") is None
+    revoked = record("key_r", hash="hash-key_r")
+    store.create(revoked)
+    store.revoke(revoked, to_rfc3339(1_800_000_050))
+    with pytest.raises(ConflictError):
+        store.rotate(revoked, record("key_d", hash="hash-key_d"), to_rfc3339(1_800_000_100))
+
+
+def test_rotating_a_missing_key_is_not_found(store):
+    with pytest.raises(NotFoundError):
+        store.rotate(record("ghost"), record("key_b", hash="hash-key_b"), to_rfc3339(1_800_000_100))
+
+
+def test_revoke_updates_both_items_and_is_idempotent(store, client):
+    rec = record()
+    store.create(rec)
+    at = to_rfc3339(1_800_000_500)
+    revoked = store.revoke(rec, at)
+    assert (revoked.status, revoked.revoked_at) == ("revoked", at)
+    assert store.get_hash_record("hash-key_a").status == "revoked"
+    assert raw_item(client, "KEYHASH#hash-key_a", "KEYHASH")["ttl"] == {"N": str(from_rfc3339(at) + 86400)}
+    again = store.revoke(rec, to_rfc3339(1_800_000_999))
+    assert again.revoked_at == at  # unchanged: the first revocation stands
+
+
+def test_revoking_a_rotated_key_ends_its_grace(store):
+    old = record()
+    store.create(old)
+    store.rotate(old, record("key_b", hash="hash-key_b"), to_rfc3339(1_800_086_400))
+    store.revoke(store.get("key_a"), to_rfc3339(1_800_000_100))
+    assert store.get("key_a").status == "revoked"
+    assert store.get_hash_record("hash-key_a").status == "revoked"
+    assert store.get_hash_record("hash-key_b").status == "active"
+
+
+def test_revoke_when_the_hash_record_is_already_gone(store, client):
+    rec = record()
+    store.create(rec)
+    client.delete_item(TableName=TABLE, Key={"pk": {"S": "KEYHASH#hash-key_a"}, "sk": {"S": "KEYHASH"}})
+    assert store.revoke(rec, to_rfc3339(1_800_000_100)).status == "revoked"
+    assert raw_item(client, "KEYHASH#hash-key_a", "KEYHASH") is None  # no stub item created
+
+
+def test_revoking_a_missing_key_is_not_found(store):
+    with pytest.raises(NotFoundError):
+        store.revoke(record("ghost"), to_rfc3339(1_800_000_100))

@@ -1,0 +1,238 @@
+"""The API-key domain: escalation rules, ownership (404 for others' keys), rotation and revocation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from gatehouse.auth import api_key_format
+from gatehouse.auth.api_key_auth import ApiKeyAuthenticator
+from gatehouse.auth.exceptions import InvalidToken
+from gatehouse.auth.key_cache import TtlCache
+from gatehouse.auth.key_store import DynamoKeyStore
+from gatehouse.auth.keys_service import ApiKeyView, CreatedApiKey, KeysService
+from gatehouse.auth.principal import Principal
+from gatehouse.errors import AuthorizationError, ConflictError, NotFoundError, ValidationError
+from moto import mock_aws
+
+from tests.unit.test_auth_key_store import TABLE, create_table
+
+NOW = 1_800_000_000
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = float(NOW)
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def store():
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(client)
+        yield DynamoKeyStore(client, TABLE)
+
+
+@pytest.fixture
+def service(store, clock):
+    return KeysService(store, environment="test", pepper="pep", clock=clock)
+
+
+def authenticator(store, clock):
+    cache = TtlCache(0, 0, clock=clock)  # no cache: every call reads the store
+    return ApiKeyAuthenticator(store, environment="test", pepper="pep", cache=cache, clock=clock)
+
+
+USER = Principal("user-1", "org-1", "jwt", "starter", frozenset({"keys:read", "keys:write", "metrics:read"}))
+OTHER = Principal("user-2", "org-2", "jwt", "free", frozenset({"keys:read", "keys:write"}))
+ADMIN = Principal("root", "ops", "jwt", "enterprise", frozenset({"admin"}))
+
+
+def test_create_defaults_to_the_callers_owner_and_tier(service, store, clock):
+    view, secret = service.create_key(USER, "ci", ["keys:read"])
+    assert api_key_format.validate_format(secret, "test")
+    assert (view.owner_id, view.tier, view.scopes, view.status) == ("org-1", "starter", ["keys:read"], "active")
+    assert view.prefix == secret[:12]
+    body = view.to_public()
+    assert body["createdAt"] == "2027-01-15T08:00:00Z"
+    assert set(body) >= {"id", "name", "prefix", "ownerId", "scopes", "tier", "status", "createdAt", "expiresAt"}
+    assert "hash" not in body and "key" not in body
+    assert secret not in str(body)
+    created = CreatedApiKey.of(view, secret).to_public()
+    assert created["key"] == secret
+    principal = authenticator(store, clock).authenticate(secret)
+    assert (principal.owner_id, principal.scopes, principal.tier) == ("org-1", {"keys:read"}, "starter")
+
+
+def test_a_principal_cannot_grant_scopes_it_does_not_hold(service):
+    with pytest.raises(AuthorizationError) as refused:
+        service.create_key(USER, "x", ["keys:read", "ratelimit:admin"])
+    assert refused.value.details == [
+        {"field": "scopes", "message": "cannot grant scopes the caller does not hold: ratelimit:admin"}
+    ]
+    with pytest.raises(AuthorizationError):
+        service.create_key(USER, "x", ["admin"])
+
+
+def test_tier_and_owner_need_admin(service):
+    with pytest.raises(AuthorizationError) as refused:
+        service.create_key(USER, "x", [], tier="enterprise")
+    assert refused.value.details[0]["field"] == "tier"
+    with pytest.raises(AuthorizationError) as refused:
+        service.create_key(USER, "x", [], owner_id="org-2")
+    assert refused.value.details[0]["field"] == "ownerId"
+    # Restating one's own tier or owner changes nothing and is allowed.
+    assert service.create_key(USER, "x", [], tier="starter", owner_id="org-1")[0].owner_id == "org-1"
+
+
+def test_admin_may_set_anything(service):
+    view, _ = service.create_key(ADMIN, "partner", ["admin", "metrics:read"], tier="enterprise", owner_id="org-9")
+    assert (view.owner_id, view.tier, view.scopes) == ("org-9", "enterprise", ["admin", "metrics:read"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"name": ""}, "name"),
+        ({"name": "x" * 101}, "name"),
+        ({"scopes": ["keys:read", "bogus"]}, "scopes"),
+        ({"scopes": "keys:read"}, "scopes"),
+        ({"tier": "gold"}, "tier"),
+        ({"expires_at": datetime.fromtimestamp(NOW - 1, UTC)}, "expiresAt"),
+        ({"expires_at": "yesterday"}, "expiresAt"),
+        ({"owner_id": ""}, "ownerId"),
+    ],
+)
+def test_invalid_input_is_a_validation_error(service, kwargs, field):
+    args = {"name": "n", "scopes": ["keys:read"]} | kwargs
+    with pytest.raises(ValidationError) as invalid:
+        service.create_key(ADMIN, args.pop("name"), args.pop("scopes"), **args)
+    assert invalid.value.details[0]["field"] == field
+
+
+def test_expiry_in_the_future_is_stored_and_enforced(service, store, clock):
+    expires = datetime.fromtimestamp(NOW, UTC) + timedelta(hours=1)
+    view, secret = service.create_key(USER, "temp", [], expires_at=expires)
+    assert view.to_public()["expiresAt"] == "2027-01-15T09:00:00Z"
+    assert authenticator(store, clock).authenticate(secret)
+    clock.now += 3600
+    with pytest.raises(InvalidToken):
+        authenticator(store, clock).authenticate(secret)
+
+
+def test_another_owners_key_is_not_found_like_a_missing_one(service):
+    view, _ = service.create_key(USER, "mine", ["keys:read"])
+    for action in (
+        lambda: service.get_key(OTHER, view.id),
+        lambda: service.revoke_key(OTHER, view.id),
+        lambda: service.rotate_key(OTHER, view.id),
+        lambda: service.get_key(USER, "key_missing"),
+    ):
+        with pytest.raises(NotFoundError):
+            action()
+    assert service.get_key(USER, view.id) == view
+    assert service.get_key(ADMIN, view.id) == view
+
+
+def test_list_shows_the_owners_keys_and_everything_to_admin(service, clock):
+    for i in range(3):
+        service.create_key(USER, f"k{i}", [])
+        clock.now += 1
+    service.create_key(OTHER, "theirs", [])
+    first = service.list_keys(USER, limit=2)
+    assert [k.name for k in first.items] == ["k2", "k1"]
+    second = service.list_keys(USER, limit=2, cursor=first.next_cursor)
+    assert [k.name for k in second.items] == ["k0"] and second.next_cursor is None
+    assert len(service.list_keys(OTHER).items) == 1
+    everything = service.list_keys(ADMIN, limit=100)
+    assert len(everything.items) == 4
+    body = first.to_public()
+    assert set(body) == {"items", "nextCursor"}
+    assert all("hash" not in item for item in body["items"])
+    for bad in (0, 101, True):
+        with pytest.raises(ValidationError):
+            service.list_keys(USER, limit=bad)
+
+
+def test_rotation_gives_a_new_key_and_the_old_one_works_until_grace_ends(service, store, clock):
+    old_view, old_secret = service.create_key(USER, "ci", ["keys:read"], expires_at="2099-01-01T00:00:00Z")
+    new_view, new_secret = service.rotate_key(USER, old_view.id, grace_period_seconds=600)
+    assert new_secret != old_secret
+    assert (new_view.scopes, new_view.tier, new_view.owner_id, new_view.expires_at) == (
+        old_view.scopes,
+        old_view.tier,
+        old_view.owner_id,
+        old_view.expires_at,
+    )
+    assert new_view.rotated_from == old_view.id
+    old_after = service.get_key(USER, old_view.id)
+    assert (old_after.status, old_after.rotated_to) == ("rotated", new_view.id)
+    assert old_after.to_public()["graceUntil"] == "2027-01-15T08:10:00Z"
+    auth = authenticator(store, clock)
+    assert auth.authenticate(old_secret).key_id == old_view.id
+    assert auth.authenticate(new_secret).key_id == new_view.id
+    clock.now += 601
+    with pytest.raises(InvalidToken):
+        auth.authenticate(old_secret)
+    assert auth.authenticate(new_secret)
+
+
+def test_rotating_a_rotated_or_revoked_key_conflicts(service):
+    view, _ = service.create_key(USER, "ci", [])
+    service.rotate_key(USER, view.id)
+    with pytest.raises(ConflictError):
+        service.rotate_key(USER, view.id)
+    other, _ = service.create_key(USER, "ci2", [])
+    service.revoke_key(USER, other.id)
+    with pytest.raises(ConflictError):
+        service.rotate_key(USER, other.id)
+
+
+def test_rotation_cannot_mint_a_secret_with_scopes_the_caller_lacks(service):
+    view, _ = service.create_key(ADMIN, "powerful", ["ratelimit:admin"], owner_id="org-1")
+    with pytest.raises(AuthorizationError):
+        service.rotate_key(USER, view.id)
+    assert service.rotate_key(ADMIN, view.id)[0].scopes == ["ratelimit:admin"]
+
+
+@pytest.mark.parametrize("grace", [-1, 30 * 86400 + 1, "10", True])
+def test_grace_period_is_bounded(service, grace):
+    view, _ = service.create_key(USER, "ci", [])
+    with pytest.raises(ValidationError):
+        service.rotate_key(USER, view.id, grace_period_seconds=grace)
+
+
+def test_revoke_is_idempotent_and_refused_by_the_authorizer(service, store, clock):
+    view, secret = service.create_key(USER, "ci", [])
+    clock.now += 5
+    revoked = service.revoke_key(USER, view.id)
+    assert revoked.status == "revoked"
+    assert revoked.to_public()["revokedAt"] == "2027-01-15T08:00:05Z"
+    clock.now += 5
+    assert service.revoke_key(USER, view.id) == revoked
+    with pytest.raises(InvalidToken):
+        authenticator(store, clock).authenticate(secret)
+
+
+def test_revoking_a_rotated_key_inside_its_grace_stops_it(service, store, clock):
+    view, old_secret = service.create_key(USER, "ci", [])
+    _, new_secret = service.rotate_key(USER, view.id)
+    service.revoke_key(USER, view.id)
+    auth = authenticator(store, clock)
+    with pytest.raises(InvalidToken):
+        auth.authenticate(old_secret)
+    assert auth.authenticate(new_secret)
+
+
+def test_view_round_trips_through_json(service):
+    view, _ = service.create_key(USER, "ci", ["keys:read"])
+    assert ApiKeyView.model_validate(view.to_public()) == view

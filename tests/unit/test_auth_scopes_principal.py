@@ -1,0 +1,75 @@
+"""Scopes (admin implies all, fail-closed unknown routes) and the Principal's context round trip."""
+
+from __future__ import annotations
+
+import pytest
+from gatehouse.auth.principal import Principal
+from gatehouse.auth.scopes import ALL_SCOPES, ROUTE_SCOPES, has_scope, required_scope
+
+
+def test_admin_implies_every_scope():
+    for scope in ALL_SCOPES:
+        assert has_scope({"admin"}, scope)
+
+
+def test_a_scope_is_needed_unless_the_route_needs_none():
+    assert has_scope({"keys:read"}, "keys:read")
+    assert not has_scope({"keys:read"}, "keys:write")
+    assert not has_scope(set(), "keys:read")
+    assert has_scope(set(), None)
+    assert has_scope(["keys:read"], "keys:read")
+
+
+def test_route_table_covers_the_key_and_rate_limit_routes():
+    assert ROUTE_SCOPES["GET /v1/me"] is None
+    assert ROUTE_SCOPES["POST /v1/keys"] == "keys:write"
+    assert ROUTE_SCOPES["GET /v1/keys"] == "keys:read"
+    assert ROUTE_SCOPES["GET /v1/keys/{keyId}"] == "keys:read"
+    assert ROUTE_SCOPES["DELETE /v1/keys/{keyId}"] == "keys:write"
+    assert ROUTE_SCOPES["POST /v1/keys/{keyId}/rotate"] == "keys:write"
+    assert ROUTE_SCOPES["POST /v1/ratelimit/check"] == "ratelimit:check"
+    for method in ("PUT", "GET", "DELETE"):
+        assert ROUTE_SCOPES[f"{method} /v1/ratelimit/overrides/{{subject}}"] == "ratelimit:admin"
+    assert all(scope is None or scope in ALL_SCOPES for scope in ROUTE_SCOPES.values())
+
+
+@pytest.mark.parametrize("route", ["GET /v1/unknown", "$default", "", "get /v1/me"])
+def test_unknown_routes_need_admin(route):
+    assert required_scope(route) == "admin"
+    assert not has_scope({"keys:read", "keys:write"}, required_scope(route))
+
+
+def test_principal_context_round_trip():
+    principal = Principal("key_1", "org_1", "apiKey", "starter", frozenset({"keys:write", "keys:read"}), "key_1")
+    context = principal.to_context()
+    assert context == {
+        "principalId": "key_1",
+        "ownerId": "org_1",
+        "authType": "apiKey",
+        "tier": "starter",
+        "scopes": "keys:read keys:write",
+        "keyId": "key_1",
+    }
+    assert all(isinstance(v, str) for v in context.values())
+    assert Principal.from_context(context) == principal
+
+
+def test_jwt_principal_has_empty_key_id_in_context():
+    principal = Principal("user-1", "user-1", "jwt")
+    assert principal.to_context()["keyId"] == ""
+    assert principal.to_context()["scopes"] == ""
+    assert Principal.from_context(principal.to_context()) == principal
+
+
+@pytest.mark.parametrize(
+    "context",
+    [{}, {"principalId": "a", "ownerId": "b"}, {"principalId": "", "ownerId": "b", "authType": "jwt"}],
+)
+def test_from_context_refuses_a_context_the_authorizer_did_not_write(context):
+    with pytest.raises(ValueError):
+        Principal.from_context(context)
+
+
+def test_from_context_never_trusts_an_unknown_tier():
+    context = Principal("a", "b", "jwt").to_context() | {"tier": "platinum"}
+    assert Principal.from_context(context).tier == "free"

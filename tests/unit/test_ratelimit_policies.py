@@ -1,0 +1,91 @@
+"""Policies as data: defaults, RATELIMIT_POLICIES overlays, and per-request resolution."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from gatehouse.ratelimit.policies import DEFAULT_POLICIES, Policy, PolicyRegistry, Window
+from pydantic import ValidationError
+
+
+def test_defaults_follow_the_spec():
+    per_hour = {
+        name: DEFAULT_POLICIES[name].windows[0].limit for name in ("free", "starter", "professional", "enterprise")
+    }
+    assert per_hour == {"free": 100, "starter": 1000, "professional": 10_000, "enterprise": 100_000}
+    for name in per_hour:
+        hour, second = DEFAULT_POLICIES[name].windows
+        assert (hour.name, hour.period_seconds, second.name, second.period_seconds) == ("hour", 3600, "second", 1)
+    credentials = DEFAULT_POLICIES["credentials"]
+    assert credentials.kind == "group"
+    assert [(w.limit, w.period_seconds) for w in credentials.windows] == [(5, 900)]
+
+
+def test_tier_plus_route_group():
+    registry = PolicyRegistry()
+    assert [p.name for p in registry.policies_for("starter", "POST /v1/keys")] == ["starter", "credentials"]
+    assert [p.name for p in registry.policies_for("starter", "POST /v1/keys/{keyId}/rotate")] == [
+        "starter",
+        "credentials",
+    ]
+    assert [p.name for p in registry.policies_for("enterprise", "GET /v1/keys")] == ["enterprise"]
+
+
+@pytest.mark.parametrize("tier", [None, "", "platinum", "credentials"])
+def test_unknown_tiers_get_the_default_tier(tier):
+    # A group policy is not a tier: naming it as a tier must not escape the tier limits.
+    assert [p.name for p in PolicyRegistry().policies_for(tier)] == ["free"]
+
+
+def test_json_document_replaces_and_extends():
+    document = json.dumps(
+        {
+            "policies": {
+                "free": {"windows": [{"name": "hour", "limit": 50, "periodSeconds": 3600}]},
+                "search": {
+                    "kind": "group",
+                    "failureMode": "closed",
+                    "windows": [{"name": "minute", "limit": 30, "periodSeconds": 60, "algorithm": "sliding"}],
+                },
+            },
+            "routeGroups": {"GET /v1/search": "search"},
+        }
+    )
+    registry = PolicyRegistry.from_json(document)
+    free, search = registry.policies_for("free", "GET /v1/search")
+    assert [w.limit for w in free.windows] == [50]
+    assert search.failure_mode == "closed"
+    assert registry.route_groups["POST /v1/keys"] == "credentials"  # defaults stay
+    assert registry.get("starter") == DEFAULT_POLICIES["starter"]
+
+
+def test_empty_document_means_defaults():
+    assert PolicyRegistry.from_json("  ").policies == DEFAULT_POLICIES
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"policies": {"x": {"windows": []}}},
+        {"policies": {"x": {"windows": [{"name": "a b", "limit": 1, "periodSeconds": 1}]}}},
+        {"policies": {"x": {"windows": [{"name": "a", "limit": 0, "periodSeconds": 1}]}}},
+        {"policies": {"x": {"windows": [{"name": "a", "limit": 1, "periodSeconds": 1, "algorithm": "leaky"}]}}},
+        {"policies": {"x": {"windows": [{"name": "a", "limit": 1, "periodSeconds": 1}] * 2}}},
+        {"routeGroups": {"GET /v1/x": "nope"}},
+    ],
+)
+def test_invalid_documents_are_refused(document):
+    with pytest.raises((ValidationError, ValueError)):
+        PolicyRegistry.from_json(json.dumps(document))
+
+
+def test_gcra_burst_defaults_to_limit():
+    assert Window(name="s", limit=20, period_seconds=1).effective_burst == 20
+    assert Window(name="s", limit=20, period_seconds=1, burst=40).effective_burst == 40
+
+
+def test_policies_serialise_camel_case():
+    dumped = Policy(name="p", windows=(Window(name="w", limit=1, period_seconds=1),)).model_dump(by_alias=True)
+    assert dumped["failureMode"] == "open"
+    assert dumped["windows"][0]["periodSeconds"] == 1
