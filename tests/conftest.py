@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from local.__main__ import find_bootstrap
 from local.redis_server import RedisServer
+from local.services import LocalServices
+from local.stack import LocalStack
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE_TEMPLATE = ROOT / "tests" / "fixtures" / "template.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +52,75 @@ def _unit_tests_use_no_local_endpoints(request: pytest.FixtureRequest, monkeypat
     if "tests/unit/" in str(request.node.path).replace("\\", "/"):
         for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
             monkeypatch.delenv(name)
+
+
+# -- the local stack: real DynamoDB Local, moto and Redis, started once per session and shared --
+
+
+@pytest.fixture(scope="session")
+def local_services() -> Iterator[LocalServices]:
+    """One DynamoDB Local, moto server and redis-server for every stack of the session."""
+    services = LocalServices(log_dir=ROOT / ".gatehouse" / "test-logs").start()
+    try:
+        yield services
+    finally:
+        services.stop()
+
+
+@pytest.fixture(scope="session")
+def local_stack(local_services: LocalServices) -> Iterator[LocalStack]:
+    """The product's template.yaml running locally (authorizer cache TTL from GATEHOUSE_TEST_AUTHORIZER_TTL)."""
+    stack = LocalStack(
+        ROOT / "template.yaml",
+        parameter_overrides={"AuthorizerCacheTtl": os.environ.get("GATEHOUSE_TEST_AUTHORIZER_TTL", "1")},
+        extra_env={"HEALTH_CACHE_SECONDS": "1"},
+        bootstrap=find_bootstrap(),
+        services=local_services,
+    )
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def fixture_stack(local_services: LocalServices) -> Iterator[LocalStack]:
+    """The test-only template (tests/fixtures/template.yaml): echo, test authorizer, consumer, timers, tick."""
+    stack = LocalStack(
+        FIXTURE_TEMPLATE,
+        extra_env={
+            "GATEHOUSE_LOCAL_RATE_SECONDS": "0.3",
+            "GATEHOUSE_LOCAL_RETRY_SECONDS": "0.05",
+            "GATEHOUSE_LOCAL_SCHEDULER_POLL_SECONDS": "0.2",
+        },
+        services=local_services,
+    )
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def fixture_module(fixture_stack: LocalStack) -> Callable[[str], Any]:
+    """The loaded module of a fixture function (its module globals record what it received)."""
+    return fixture_stack.function_module
+
+
+def _wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s", pytrace=False)
+        time.sleep(interval)
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., Any]:
+    """`wait_until(predicate, timeout=10)`: polls with short sleeps, fails the test when the time is up."""
+    return _wait_until
