@@ -19,7 +19,7 @@ from moto import mock_aws
 from tests.unit.test_auth_key_store import create_table
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-# The development issuer the sample events' tokens were signed for (events/authorizer-env-vars.json).
+# The development issuer the sample events' tokens were signed for (events/env-vars/authorizer.json).
 SECRET = "gatehouse-sample-events-dev-secret-0123456789abcdef"
 ISSUER = "https://auth.gatehouse.local/"
 AUDIENCE = "gatehouse-api"
@@ -71,8 +71,6 @@ def seed_key(client, key: str, scopes=("keys:read",), status="active") -> None:
 
 def test_events_are_real_shaped_v2_request_authorizer_events():
     for path in sorted(EVENTS.glob("authorizer-*.json")):
-        if path.name == "authorizer-env-vars.json":
-            continue
         event = json.loads(path.read_text())
         assert event["version"] == "2.0" and event["type"] == "REQUEST", path.name
         assert event["routeKey"] == event["requestContext"]["routeKey"]
