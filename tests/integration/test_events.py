@@ -1,0 +1,110 @@
+"""Every sample event in events/ is invoked against its own handler, in-process on the local stack."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import json_body
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+FUNCTION_BY_PREFIX = {
+    "authorizer": "AuthorizerFunction",
+    "health": "HealthFunction",
+    "docs": "DocsFunction",
+    "keys": "KeysFunction",
+    "ratelimit": "RateLimitFunction",
+}
+# What each event must produce: an HTTP status, or the authorizer's isAuthorized.
+EXPECTED: dict[str, int | bool] = {
+    "authorizer-jwt-ok": True,
+    "authorizer-apikey-ok": True,
+    "authorizer-jwt-expired": False,
+    "authorizer-missing-header": False,
+    "authorizer-wrong-scope": False,
+    "health-live": 200,
+    "health-ready": 200,
+    "docs-openapi": 200,
+    "docs-swagger-ui": 200,
+    "keys-me": 200,
+    "keys-create": 201,
+    "keys-list": 200,
+    "keys-get-missing": 404,
+    "keys-create-malformed-json": 400,
+    "ratelimit-policies": 200,
+    "ratelimit-check": 200,
+    "ratelimit-check-wrong-scope": 403,
+}
+EVENT_FILES = sorted(EVENTS.glob("*.json"))
+
+
+def test_every_event_file_has_an_expectation():
+    assert {p.stem for p in EVENT_FILES} == set(EXPECTED)
+
+
+@pytest.fixture
+def sample_authorizer_env(local_stack):
+    """The issuer and cache TTL the sample authorizer events were made for (events/env-vars/authorizer.json)."""
+    from gatehouse.auth.authorizer import reset_default_authenticator
+
+    sample_env = json.loads((EVENTS / "env-vars" / "authorizer.json").read_text())["AuthorizerFunction"]
+    saved = {name: local_stack.env.get(name) for name in sample_env}
+    local_stack.env.update(sample_env)
+    local_stack.activate()
+    reset_default_authenticator()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                local_stack.env.pop(name, None)
+            else:
+                local_stack.env[name] = value
+        local_stack.activate()
+        reset_default_authenticator()
+
+
+@pytest.fixture
+def sample_api_key(local_stack, sample_authorizer_env):
+    """Store the key that events/authorizer-apikey-ok.json presents, as the keys service would."""
+    from gatehouse.auth import api_key_format
+    from gatehouse.auth.key_store import DynamoKeyStore, KeyRecord, to_rfc3339
+    from gatehouse.stores.dynamo import dynamodb_client, table_name
+
+    event = json.loads((EVENTS / "authorizer-apikey-ok.json").read_text())
+    key = event["headers"]["authorization"].split(" ", 1)[1]
+    store = DynamoKeyStore(dynamodb_client(), table_name())
+    if store.get_hash_record(api_key_format.hash_key(key)) is None:
+        store.create(
+            KeyRecord(
+                id="key_sample_event",
+                name="sample event key",
+                prefix=api_key_format.prefix(key),
+                hash=api_key_format.hash_key(key),
+                owner_id="org-sample",
+                scopes=("keys:read",),
+                tier="professional",
+                status="active",
+                created_at=to_rfc3339(1_767_225_600),
+            )
+        )
+
+
+@pytest.mark.parametrize("path", [p for p in EVENT_FILES if p.stem.startswith("authorizer-")], ids=lambda p: p.stem)
+def test_authorizer_event(local_stack, sample_api_key, path):
+    answer = local_stack.invoke("AuthorizerFunction", json.loads(path.read_text()))
+    assert answer["isAuthorized"] is EXPECTED[path.stem]
+    if answer["isAuthorized"]:
+        assert answer["context"]["principalId"]
+
+
+@pytest.mark.parametrize("path", [p for p in EVENT_FILES if not p.stem.startswith("authorizer-")], ids=lambda p: p.stem)
+def test_http_event(local_stack, path):
+    function = FUNCTION_BY_PREFIX[path.stem.split("-", 1)[0]]
+    answer = local_stack.invoke(function, json.loads(path.read_text()))
+    assert answer["statusCode"] == EXPECTED[path.stem], answer.get("body")
+    assert answer["headers"]["X-Request-Id"]
+    if answer["headers"].get("Content-Type") == "application/json" and answer["statusCode"] >= 400:
+        assert json_body(answer)["error"]["code"]
