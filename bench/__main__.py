@@ -6,13 +6,16 @@ import argparse
 import os
 from collections.abc import Callable
 
-from bench import ratelimit
+from bench import auth, coldstart, counts, ratelimit
 from bench.table import Table
 from local.redis_server import RedisServer
 
-# Section name -> function(redis_url, n) -> tables. Add authorizer, cold start, ... here.
+# Section name -> function(redis_url, n) -> tables, run in this order by default.
 SECTIONS: dict[str, Callable[[str, int], list[Table]]] = {
     "ratelimit": ratelimit.run,
+    "auth": auth.run,
+    "coldstart": coldstart.run,
+    "counts": counts.run,
 }
 
 

@@ -28,4 +28,4 @@ class ApiModel(BaseModel):
 class ApiRequest(ApiModel):
     """A request body: unknown fields are refused rather than silently ignored."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True, extra="forbid")
+    model_config = ConfigDict(extra="forbid")

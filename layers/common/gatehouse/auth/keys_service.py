@@ -16,8 +16,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict
 
 from gatehouse.auth import api_key_format
 from gatehouse.auth.key_store import (
@@ -31,6 +30,7 @@ from gatehouse.auth.key_store import (
 from gatehouse.auth.principal import TIERS, Principal
 from gatehouse.auth.scopes import ADMIN, ALL_SCOPES, has_scope
 from gatehouse.errors import AuthorizationError, NotFoundError, ValidationError
+from gatehouse.models import ApiModel
 from gatehouse.settings import get_settings
 from gatehouse.stores.dynamo import dynamodb_client, table_name
 
@@ -43,8 +43,8 @@ MAX_LIMIT = 100
 KEY_ID_RANDOM_LENGTH = 20
 
 
-class _CamelModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+class _CamelModel(ApiModel):
+    model_config = ConfigDict(frozen=True)
 
 
 class ApiKeyView(_CamelModel):

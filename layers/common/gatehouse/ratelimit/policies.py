@@ -7,9 +7,9 @@ import logging
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, Field, model_validator
 
+from gatehouse.models import ApiRequest
 from gatehouse.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -18,9 +18,9 @@ logger = logging.getLogger(__name__)
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 
 
-class ApiModel(BaseModel):
-    # camelCase on the wire (SPEC §5), snake_case in Python; frozen so a policy can be shared.
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
+class ApiModel(ApiRequest):
+    # camelCase on the wire (SPEC §5), unknown fields refused; frozen so a policy can be shared.
+    model_config = ConfigDict(frozen=True)
 
 
 class Window(ApiModel):

@@ -1,0 +1,247 @@
+"""Cold-start section: each handler's import in a fresh interpreter against `import boto3` alone.
+
+Every measurement is a new `python` process (the bench's own interpreter) run the way Lambda
+loads a handler: cwd=functions/<name>, PYTHONPATH=layers/common, `import app`. The child
+times its own import with perf_counter, so interpreter start-up (equal for all) is left out.
+Runs are interleaved round by round and the median kept; one discarded round first writes
+the .pyc files, so every case is measured with bytecode cached (Lambda's read-only code
+directory has no .pyc unless the build ships them: real cold starts are slower for all).
+
+The authorizer imports lazily, so its first JWT and first API key (import + first call) are
+reported too. The first API key reaches a stub DynamoDB on loopback (one GetItem answered
+with an active key record): it pays for boto3, its client and one round trip, not for a
+database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import jwt
+from gatehouse.auth import api_key_format
+
+from bench.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS = ROOT / "functions"
+LAYER = ROOT / "layers" / "common"
+RUNS = int(os.environ.get("BENCH_COLDSTART_RUNS", "5"))
+TARGET_RATIO = 1.5
+ISSUER = "https://bench.local/coldstart"
+AUDIENCE = "gatehouse-bench"
+SECRET = "coldstart-bench-secret-0123456789abcdef0123456789"
+
+# Runs in the child: time the import (and the first authorizer call), print one JSON line.
+CHILD = """
+import json, os, sys, time
+t0 = time.perf_counter()
+module = __import__(sys.argv[1])
+t1 = time.perf_counter()
+out = {"import": t1 - t0}
+event = os.environ.get("BENCH_EVENT")
+if event:
+    answer = module.lambda_handler(json.loads(event), None)
+    out["call"] = time.perf_counter() - t1
+    out["allowed"] = answer.get("isAuthorized")
+print(json.dumps(out))
+"""
+
+
+class _StubDynamoDB(BaseHTTPRequestHandler):
+    """Answers every GetItem with an active key record (what the authorizer's one read returns)."""
+
+    ITEM = {
+        "pk": {"S": "KEYHASH#stub"},
+        "sk": {"S": "KEYHASH"},
+        "keyId": {"S": "key_coldstart"},
+        "ownerId": {"S": "bench-owner"},
+        "scopes": {"L": [{"S": "keys:read"}]},
+        "tier": {"S": "starter"},
+        "status": {"S": "active"},
+    }
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = json.dumps({"Item": self.ITEM}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        self.send_header("x-amzn-RequestId", "bench")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def _stub_dynamodb() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StubDynamoDB)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="bench-stub-dynamodb", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _event(token: str) -> str:
+    header = f"Bearer {token}"
+    return json.dumps(
+        {
+            "version": "2.0",
+            "type": "REQUEST",
+            "routeKey": "GET /v1/me",
+            "identitySource": [header],
+            "headers": {"authorization": header},
+        }
+    )
+
+
+def _base_env(dynamodb_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTHON", "BENCH_"))}
+    env.update(
+        {
+            "PYTHONPATH": str(LAYER),
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_SERVICE_NAME": "gatehouse",
+            "POWERTOOLS_METRICS_NAMESPACE": "Gatehouse",
+            "GATEHOUSE_KEY_ENV": "test",
+            "TABLE_NAME": "gatehouse",
+            "JWT_ISSUERS": json.dumps([{"issuer": ISSUER, "audience": AUDIENCE, "secret": SECRET}]),
+        }
+    )
+    return env
+
+
+def _cases(dynamodb_url: str) -> dict[str, tuple[Path, str, dict[str, str]]]:
+    """name -> (cwd, module to import, environment)."""
+    base = _base_env(dynamodb_url)
+    now = int(time.time())
+    token = jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "sub": "u", "exp": now + 86400}, SECRET, algorithm="HS256")
+    cases: dict[str, tuple[Path, str, dict[str, str]]] = {"import boto3 (baseline)": (ROOT, "boto3", base)}
+    for directory in sorted(p.parent for p in FUNCTIONS.glob("*/app.py")):
+        cases[f"{directory.name}: import app"] = (directory, "app", base)
+    authorizer = FUNCTIONS / "authorizer"
+    if authorizer.is_dir():
+        key = api_key_format.generate("test")
+        cases["authorizer: import + first JWT (HS256)"] = (authorizer, "app", {**base, "BENCH_EVENT": _event(token)})
+        cases["authorizer: import + first API key"] = (authorizer, "app", {**base, "BENCH_EVENT": _event(key)})
+    return cases
+
+
+def _child(cwd: Path, module: str, env: dict[str, str], *flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *flags, "-c", CHILD, module],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _once(name: str, cwd: Path, module: str, env: dict[str, str]) -> dict[str, Any]:
+    proc = _child(cwd, module, env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"coldstart {name}: child failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _biggest_imports(cwd: Path, module: str, env: dict[str, str], top: int = 4) -> str:
+    """Self import time by top-level package, from one `-X importtime` run: where the time goes."""
+    proc = _child(cwd, module, env, "-X", "importtime")
+    by_package: Counter[str] = Counter()
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        try:
+            self_us, _cumulative, name = (part.strip() for part in line[len("import time:") :].split("|"))
+            by_package[name.split(".")[0]] += int(self_us)
+        except ValueError:
+            continue
+    return ", ".join(f"{pkg} {us / 1000:.0f}" for pkg, us in by_package.most_common(top))
+
+
+def run(redis_url: str, n: int) -> list[Table]:
+    del redis_url, n  # fresh processes, a fixed number of them
+    started = time.perf_counter()
+    with _stub_dynamodb() as dynamodb_url:
+        cases = _cases(dynamodb_url)
+        imports: dict[str, list[float]] = {name: [] for name in cases}
+        totals: dict[str, list[float]] = {name: [] for name in cases}
+        allowed: dict[str, object] = {}
+        for round_ in range(RUNS + 1):  # round 0 writes the .pyc files and is discarded
+            for name, (cwd, module, env) in cases.items():
+                out = _once(name, cwd, module, env)
+                if round_:
+                    imports[name].append(out["import"] * 1000)
+                    totals[name].append((out["import"] + out.get("call", 0.0)) * 1000)
+                    allowed[name] = out.get("allowed")
+        breakdown = {
+            name: _biggest_imports(cwd, module, env) for name, (cwd, module, env) in cases.items() if "first" not in name
+        }
+
+    baseline = statistics.median(imports["import boto3 (baseline)"])
+    rows: list[list[object]] = []
+    for name in cases:
+        imp, total = statistics.median(imports[name]), statistics.median(totals[name])
+        first_call = "first" in name
+        ratio = total / baseline
+        if name.startswith("import boto3"):
+            target, met = "baseline", ""
+        elif first_call:
+            target, met = "(info)", "" if allowed[name] else "call DENIED"
+        else:
+            target, met = f"<= {TARGET_RATIO}x", "yes" if ratio <= TARGET_RATIO else "NO"
+        rows.append(
+            [
+                name,
+                imp,
+                total - imp if first_call else "",
+                total,
+                f"{ratio:.2f}x",
+                target,
+                met,
+                breakdown.get(name, ""),
+            ]
+        )
+    return [
+        Table(
+            f"Cold start: fresh interpreter per run, median of {RUNS} interleaved runs, .pyc cached "
+            f"(python {sys.version.split()[0]}); first API key against a stub DynamoDB on loopback; "
+            f"section took {time.perf_counter() - started:.0f} s",
+            [
+                "case",
+                "import ms",
+                "first call ms",
+                "total ms",
+                "vs boto3",
+                "target",
+                "met?",
+                "biggest self import ms by package (-X importtime, 1 run)",
+            ],
+            rows,
+        )
+    ]

@@ -1,0 +1,4 @@
+from bench.table import Table
+
+def run(redis_url: str, n: int) -> list[Table]:
+    return []

@@ -1,0 +1,404 @@
+"""SPEC §7 over real HTTP: the API-key lifecycle, escalation and object-level access, error envelopes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.tokens import (
+    assert_envelope,
+    assert_gateway_forbidden,
+    call,
+    detail_fields,
+    mint,
+    poll,
+    stack_env,
+)
+
+FORBIDDEN_FIELDS = {"key", "hash", "keyHash", "secret"}
+
+
+@pytest.fixture
+def info(local_stack) -> dict[str, Any]:
+    return local_stack.bootstrap_info
+
+
+class LogCapture(logging.Handler):
+    """Every record of every logger the handlers use, at DEBUG, whatever their propagate setting."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(record.getMessage())
+        except Exception:  # noqa: BLE001 - a bad record must not fail the test
+            self.lines.append(repr(record.msg))
+        self.lines.append(repr(record.__dict__))
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@pytest.fixture
+def all_logs() -> Iterator[LogCapture]:
+    capture = LogCapture()
+    names = ["", "gatehouse", "gatehouse.auth", "gatehouse.ratelimit", "aws_lambda_powertools"]
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(capture)
+    for lg in loggers[1:]:
+        lg.setLevel(logging.DEBUG)
+    try:
+        yield capture
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.removeHandler(capture)
+            lg.setLevel(level)
+
+
+@pytest.fixture
+def no_key_cache(local_stack) -> Iterator[None]:
+    """API_KEY_CACHE_SECONDS=0, so rotation and revocation show within the 1 s authorizer TTL."""
+    with stack_env(local_stack, API_KEY_CACHE_SECONDS="0"):
+        yield
+
+
+def principal(info: dict[str, Any], scope: str = "keys:read keys:write", tier: str = "enterprise") -> tuple[str, str]:
+    sub = f"e2e-{uuid.uuid4().hex}"
+    return sub, mint(info, sub=sub, scope=scope, tier=tier)
+
+
+def create(stack, token: str, **body: Any) -> dict[str, Any]:
+    body = {"name": "e2e", "scopes": ["keys:read"], **body}
+    response = call(stack, "POST", "/v1/keys", token, json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def assert_no_secret(response, *secrets: str) -> None:
+    text = response.text
+    for secret in secrets:
+        assert secret not in text, f"a secret appears in {response.request.method} {response.request.url}"
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            assert not (set(value) & FORBIDDEN_FIELDS), sorted(value)
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(response.json())
+
+
+def me(stack, token: str):
+    return call(stack, "GET", "/v1/me", token)
+
+
+# -- the lifecycle ----------------------------------------------------------------------------------------
+
+
+def test_key_lifecycle_create_use_list_rotate_revoke(local_stack, info, no_key_cache, all_logs, capfd):
+    from gatehouse.auth import api_key_format
+
+    owner_id, owner = principal(info)
+
+    # create: 201, the secret once, its prefix, an id
+    created = call(
+        local_stack, "POST", "/v1/keys", owner, json={"name": "ci deploy", "scopes": ["keys:read", "keys:write"]}
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    key, key_id = body["key"], body["id"]
+    assert api_key_format.validate_format(key, "test")
+    assert body["prefix"] == key[:12]
+    assert body["ownerId"] == owner_id
+    assert body["scopes"] == ["keys:read", "keys:write"]
+    assert body["tier"] == "enterprise"  # the caller's own tier
+    assert body["status"] == "active"
+    assert "hash" not in body and created.text.count(key) == 1
+    assert created.headers["X-Request-Id"]
+    secrets = [key, api_key_format.hash_key(key)]
+
+    # use it
+    response = me(local_stack, key)
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "principalId": key_id,
+        "ownerId": owner_id,
+        "authType": "apiKey",
+        "tier": "enterprise",
+        "scopes": ["keys:read", "keys:write"],
+        "keyId": key_id,
+    }
+    assert_no_secret(response, *secrets)
+
+    # list and get never show the secret nor its hash (with the JWT and with the key itself)
+    for token in (owner, key):
+        listing = call(local_stack, "GET", "/v1/keys", token)
+        assert listing.status_code == 200, listing.text
+        assert [item["id"] for item in listing.json()["items"]] == [key_id]
+        assert listing.json()["nextCursor"] is None
+        assert_no_secret(listing, *secrets)
+        one = call(local_stack, "GET", f"/v1/keys/{key_id}", token)
+        assert one.status_code == 200, one.text
+        assert one.json()["id"] == key_id and one.json()["prefix"] == key[:12]
+        assert_no_secret(one, *secrets)
+
+    # rotate with a 3 s grace: both keys work during it, only the new one after
+    rotated = call(local_stack, "POST", f"/v1/keys/{key_id}/rotate", owner, json={"gracePeriodSeconds": 3})
+    assert rotated.status_code == 201, rotated.text
+    rotated_at = time.monotonic()
+    new = rotated.json()
+    new_key, new_id = new["key"], new["id"]
+    assert new_id != key_id and new_key != key
+    assert new["prefix"] == new_key[:12]
+    assert new["rotatedFrom"] == key_id
+    assert new["scopes"] == ["keys:read", "keys:write"]
+    assert_no_secret_but(rotated, new_key, key, api_key_format.hash_key(key), api_key_format.hash_key(new_key))
+    secrets += [new_key, api_key_format.hash_key(new_key)]
+
+    assert me(local_stack, key).status_code == 200
+    assert me(local_stack, new_key).json()["keyId"] == new_id
+    old_view = call(local_stack, "GET", f"/v1/keys/{key_id}", owner)
+    assert old_view.json()["status"] == "rotated"
+    assert old_view.json()["rotatedTo"] == new_id
+    assert old_view.json()["graceUntil"]
+    assert_no_secret(old_view, *secrets)
+
+    # after the grace (3 s) plus the 1 s authorizer cache TTL, the old key is refused
+    poll(lambda: me(local_stack, key).status_code == 403, timeout=7)
+    assert time.monotonic() - rotated_at >= 2.5, "the old key stopped before its grace period ended"
+    assert_gateway_forbidden(me(local_stack, key))
+    assert me(local_stack, new_key).status_code == 200
+
+    listing = call(local_stack, "GET", "/v1/keys", owner)
+    assert {item["id"] for item in listing.json()["items"]} == {key_id, new_id}
+    assert_no_secret(listing, *secrets)
+
+    # revoke: the answer shows the revoked key (no secret); refused from then on, within the TTLs
+    revoked = call(local_stack, "DELETE", f"/v1/keys/{new_id}", owner)
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["status"] == "revoked" and revoked.json()["revokedAt"]
+    assert_no_secret(revoked, *secrets)
+    started = time.monotonic()
+    poll(lambda: me(local_stack, new_key).status_code == 403, timeout=4)
+    assert time.monotonic() - started <= 2.5
+    assert_gateway_forbidden(call(local_stack, "GET", "/v1/keys", new_key))
+    again = call(local_stack, "DELETE", f"/v1/keys/{new_id}", owner)  # idempotent
+    assert again.status_code == 200 and again.json()["status"] == "revoked"
+    assert_no_secret(again, *secrets)
+    # a revoked key cannot be rotated back to life
+    conflict = call(local_stack, "POST", f"/v1/keys/{new_id}/rotate", owner, json={"gracePeriodSeconds": 0})
+    assert_envelope(conflict, 409, "CONFLICT")
+    assert_no_secret(conflict, *secrets)
+
+    # the secrets never reached a log line (handlers and authorizer run in-process)
+    out, err = capfd.readouterr()
+    logged = "\n".join([all_logs.text, out, err])
+    assert all_logs.lines, "the log capture saw nothing: it would prove nothing"
+    for secret in (key, new_key):
+        assert secret not in logged
+    assert owner not in logged  # nor the bearer JWT
+
+
+def assert_no_secret_but(response, allowed: str, *secrets: str) -> None:
+    """The create/rotate answer shows its own new secret once, and nothing else secret."""
+    assert response.text.count(allowed) == 1
+    for secret in secrets:
+        assert secret not in response.text
+
+
+def test_admin_key_sees_every_owners_keys(local_stack, info):
+    _, owner = principal(info)
+    created = create(local_stack, owner)
+    admin = info["adminKey"]
+    one = call(local_stack, "GET", f"/v1/keys/{created['id']}", admin)
+    assert one.status_code == 200
+    assert_no_secret(one, created["key"])
+    listing = call(local_stack, "GET", "/v1/keys?limit=100", admin)
+    assert listing.status_code == 200
+    assert_no_secret(listing, created["key"], info["adminKey"])
+
+
+# -- privilege escalation ---------------------------------------------------------------------------------
+
+
+def test_keys_write_without_admin_cannot_grant_a_scope_it_lacks(local_stack, info):
+    _, writer = principal(info, scope="keys:write keys:read", tier="starter")
+    response = call(local_stack, "POST", "/v1/keys", writer, json={"name": "up", "scopes": ["keys:read", "admin"]})
+    body = assert_envelope(response, 403, "AUTHORIZATION_ERROR")
+    assert detail_fields(body) == {"scopes"}
+    response = call(local_stack, "POST", "/v1/keys", writer, json={"name": "up", "scopes": ["ratelimit:admin"]})
+    assert detail_fields(assert_envelope(response, 403, "AUTHORIZATION_ERROR")) == {"scopes"}
+
+
+def test_keys_write_without_admin_cannot_set_tier_or_owner(local_stack, info):
+    writer_id, writer = principal(info, scope="keys:write keys:read", tier="starter")
+    response = call(
+        local_stack, "POST", "/v1/keys", writer, json={"name": "t", "scopes": ["keys:read"], "tier": "enterprise"}
+    )
+    assert detail_fields(assert_envelope(response, 403, "AUTHORIZATION_ERROR")) == {"tier"}
+    response = call(
+        local_stack, "POST", "/v1/keys", writer, json={"name": "o", "scopes": ["keys:read"], "ownerId": "victim"}
+    )
+    assert detail_fields(assert_envelope(response, 403, "AUTHORIZATION_ERROR")) == {"ownerId"}
+    # Nothing was created by the refusals.
+    assert call(local_stack, "GET", "/v1/keys", writer).json()["items"] == []
+    # Its own tier and owner are no escalation.
+    own = create(local_stack, writer, tier="starter", ownerId=writer_id)
+    assert own["tier"] == "starter" and own["ownerId"] == writer_id
+
+
+def test_a_key_cannot_mint_a_key_with_more_scopes_than_itself(local_stack, info):
+    _, owner = principal(info, scope="admin", tier="starter")
+    writer_key = create(local_stack, owner, scopes=["keys:write"])["key"]
+    response = call(local_stack, "POST", "/v1/keys", writer_key, json={"name": "x", "scopes": ["keys:read"]})
+    assert detail_fields(assert_envelope(response, 403, "AUTHORIZATION_ERROR")) == {"scopes"}
+
+
+def test_another_owners_key_is_404_like_a_missing_one(local_stack, info):
+    _, alice = principal(info)
+    _, mallory = principal(info, scope="keys:read keys:write")
+    victim = create(local_stack, alice, scopes=["keys:read"])
+    missing_id = "key_" + "0" * 20
+
+    answers = []
+    for key_id in (victim["id"], missing_id):
+        answers.append(
+            [
+                call(local_stack, "GET", f"/v1/keys/{key_id}", mallory),
+                call(local_stack, "DELETE", f"/v1/keys/{key_id}", mallory),
+                call(local_stack, "POST", f"/v1/keys/{key_id}/rotate", mallory, json={"gracePeriodSeconds": 0}),
+            ]
+        )
+    for theirs, missing in zip(*answers, strict=True):
+        a = assert_envelope(theirs, 404, "NOT_FOUND")
+        b = assert_envelope(missing, 404, "NOT_FOUND")
+        assert a["error"] == b["error"]  # indistinguishable
+        assert_no_secret(theirs, victim["key"])
+    # Mallory's list does not show it; Alice's key is untouched and still works.
+    assert call(local_stack, "GET", "/v1/keys", mallory).json()["items"] == []
+    assert call(local_stack, "GET", f"/v1/keys/{victim['id']}", alice).json()["status"] == "active"
+    assert me(local_stack, victim["key"]).status_code == 200
+
+
+def test_without_keys_read_listing_is_403_from_the_handler(local_stack, info):
+    _, reader = principal(info, scope="ratelimit:check metrics:read")
+    rid = f"e2e-{uuid.uuid4().hex}"
+    response = call(local_stack, "GET", "/v1/keys", reader, headers={"X-Request-Id": rid})
+    body = assert_envelope(response, 403, "AUTHORIZATION_ERROR")
+    assert body["requestId"] == rid
+    assert detail_fields(body) == {"scope"}
+    assert_envelope(call(local_stack, "GET", f"/v1/keys/key_{'0' * 20}", reader), 403, "AUTHORIZATION_ERROR")
+    # keys:read alone does not allow writes either
+    _, read_only = principal(info, scope="keys:read")
+    response = call(local_stack, "POST", "/v1/keys", read_only, json={"name": "x", "scopes": ["keys:read"]})
+    assert_envelope(response, 403, "AUTHORIZATION_ERROR")
+    assert_envelope(call(local_stack, "DELETE", f"/v1/keys/key_{'0' * 20}", read_only), 403, "AUTHORIZATION_ERROR")
+
+
+def test_a_cached_allow_on_me_does_not_open_the_keys_routes(local_stack, info):
+    _, token = principal(info, scope="ratelimit:check")
+    local_stack.emulator.clear_authorizer_cache()
+    before = local_stack.emulator.authorizer_invocations
+    started = time.monotonic()
+    assert me(local_stack, token).status_code == 200
+    listing = call(local_stack, "GET", "/v1/keys", token)
+    elapsed = time.monotonic() - started
+    assert_envelope(listing, 403, "AUTHORIZATION_ERROR")
+    if elapsed < 0.9:  # inside the 1 s TTL the second call used the cached allow
+        assert local_stack.emulator.authorizer_invocations == before + 1
+    # Same with an API key lacking keys:read.
+    _, owner = principal(info, scope="admin")
+    key = create(local_stack, owner, scopes=["ratelimit:check"])["key"]
+    assert me(local_stack, key).status_code == 200
+    assert_envelope(call(local_stack, "GET", "/v1/keys", key), 403, "AUTHORIZATION_ERROR")
+    assert_envelope(call(local_stack, "POST", "/v1/keys", key, json={"name": "x", "scopes": ["ratelimit:check"]}),
+                    403, "AUTHORIZATION_ERROR")  # fmt: skip
+
+
+# -- error envelopes --------------------------------------------------------------------------------------
+
+
+def test_malformed_json_body_is_400(local_stack, info):
+    _, token = principal(info)
+    response = call(
+        local_stack,
+        "POST",
+        "/v1/keys",
+        token,
+        data=b'{"name": "x", "scopes": [',
+        headers={"Content-Type": "application/json"},
+    )
+    assert_envelope(response, 400, "VALIDATION_ERROR")
+
+
+def test_wrong_content_type_is_415(local_stack, info):
+    _, token = principal(info)
+    body = json.dumps({"name": "x", "scopes": ["keys:read"]})
+    response = call(local_stack, "POST", "/v1/keys", token, data=body, headers={"Content-Type": "text/plain"})
+    assert detail_fields(assert_envelope(response, 415, "UNSUPPORTED_MEDIA_TYPE")) == {"content-type"}
+    response = call(
+        local_stack, "POST", "/v1/keys", token, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert_envelope(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+def test_unknown_fields_are_400(local_stack, info):
+    _, token = principal(info)
+    response = call(
+        local_stack, "POST", "/v1/keys", token, json={"name": "x", "scopes": ["keys:read"], "isAdmin": True}
+    )
+    body = assert_envelope(response, 400, "VALIDATION_ERROR")
+    assert any("isAdmin" in field for field in detail_fields(body)), body
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload"),
+    [
+        ("POST", "/v1/keys", {"name": "x"}),
+        ("POST", "/v1/keys", {"name": "", "scopes": ["keys:read"]}),
+        ("POST", "/v1/keys", {"name": "x", "scopes": []}),
+        ("POST", "/v1/keys", {"name": "x", "scopes": ["no:such:scope"]}),
+        ("POST", "/v1/keys", {"name": "x", "scopes": "keys:read"}),
+        ("POST", "/v1/keys", [1, 2]),
+        ("POST", "/v1/keys", {"name": "x", "scopes": ["keys:read"], "expiresAt": "2001-01-01T00:00:00Z"}),
+        ("POST", "/v1/keys", {"name": "x", "scopes": ["keys:read"], "expiresAt": "tomorrow"}),
+        ("POST", "/v1/keys", {"name": "x", "scopes": ["keys:read"], "tier": "platinum"}),
+        ("GET", "/v1/keys?limit=1000", None),
+        ("GET", "/v1/keys?limit=zero", None),
+        ("GET", "/v1/keys/bad!id", None),
+        ("POST", "/v1/keys/key_00000000000000000000/rotate", {"gracePeriodSeconds": -1}),
+        ("POST", "/v1/keys/key_00000000000000000000/rotate", {"gracePeriodSeconds": "soon"}),
+    ],
+)
+def test_invalid_requests_are_400_envelopes(local_stack, info, method, path, payload):
+    _, token = principal(info, scope="admin")
+    kwargs = {"json": payload} if payload is not None else {}
+    response = call(local_stack, method, path, token, **kwargs)
+    assert_envelope(response, 400, "VALIDATION_ERROR")
+
+
+def test_an_empty_post_body_is_400_not_500(local_stack, info):
+    _, token = principal(info)
+    response = call(local_stack, "POST", "/v1/keys", token, headers={"Content-Type": "application/json"})
+    assert_envelope(response, 400, "VALIDATION_ERROR")
+
+
+def test_a_malformed_request_id_is_replaced_and_echoed_consistently(local_stack, info):
+    _, token = principal(info, scope="ratelimit:check")
+    response = call(local_stack, "GET", "/v1/keys", token, headers={"X-Request-Id": "bad id with spaces"})
+    body = assert_envelope(response, 403, "AUTHORIZATION_ERROR")
+    assert body["requestId"] != "bad id with spaces"
