@@ -23,15 +23,15 @@ from typing import Any
 import boto3
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+from bench.measure import Sample, compare
+from bench.table import Table
 from gatehouse.auth import api_key_format
 from gatehouse.auth.authorizer import Authenticator, authorize
 from gatehouse.auth.env import AuthEnv
 from gatehouse.auth.jwt_verifier import JwtVerifier, parse_issuers
 from gatehouse.auth.key_store import KeyRecord, hash_record_item
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
-
-from bench.measure import Sample, compare
-from bench.table import Table
 from local.services import LocalServices
 
 TABLE = "gatehouse-bench-auth"
@@ -69,7 +69,7 @@ class _JwksServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 outer.fetches += 1
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -146,7 +146,10 @@ def _create_table(endpoint: str) -> None:
     client = boto3.client("dynamodb", endpoint_url=endpoint)
     client.create_table(
         TableName=TABLE,
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         BillingMode="PAY_PER_REQUEST",
     )
@@ -271,8 +274,8 @@ def _run(endpoint: str, n: int, store_note: str, started: float) -> list[Table]:
             op()
 
         counter_warm, counter_cold = _GetItemCounter(), _GetItemCounter()
-        counter_warm.attach(warm._api_keys._store._client)  # type: ignore[union-attr] # noqa: SLF001
-        counter_cold.attach(cold._api_keys._store._client)  # type: ignore[union-attr] # noqa: SLF001
+        counter_warm.attach(warm._api_keys._store._client)  # type: ignore[union-attr]
+        counter_cold.attach(cold._api_keys._store._client)  # type: ignore[union-attr]
 
         samples = compare(cases, n)
         cold_n = min(n, COLD_N_MAX)
@@ -303,7 +306,9 @@ def _targets(samples: list[Sample], reads: dict[str, float], api_warm: str, api_
     for s in samples:
         if s.name == api_cold:
             continue
-        rows.append([f"{s.name}: p99", f"{s.p99_us:.0f} µs", f"< {TARGET_P99_US:.0f} µs", _ok(s.p99_us < TARGET_P99_US)])
+        rows.append(
+            [f"{s.name}: p99", f"{s.p99_us:.0f} µs", f"< {TARGET_P99_US:.0f} µs", _ok(s.p99_us < TARGET_P99_US)]
+        )
     rows.append([f"{api_warm}: DynamoDB reads/auth", f"{reads[api_warm]:g}", "0", _ok(reads[api_warm] == 0)])
     rows.append([f"{api_cold}: DynamoDB reads/auth", f"{reads[api_cold]:g}", "exactly 1", _ok(reads[api_cold] == 1)])
     return Table(

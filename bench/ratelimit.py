@@ -6,10 +6,6 @@ import uuid
 from collections.abc import Callable
 
 import redis
-from gatehouse.ratelimit.decision import scoped_windows
-from gatehouse.ratelimit.engine import RedisEngine
-from gatehouse.ratelimit.policies import Policy, Window
-from gatehouse.ratelimit.service import RateLimiter
 from limits import RateLimitItemPerHour, RateLimitItemPerSecond
 from limits.storage import storage_from_string
 from limits.strategies import (
@@ -20,6 +16,10 @@ from limits.strategies import (
 
 from bench.measure import CountingConnection, Sample, compare
 from bench.table import Table
+from gatehouse.ratelimit.decision import scoped_windows
+from gatehouse.ratelimit.engine import RedisEngine
+from gatehouse.ratelimit.policies import Policy, Window
+from gatehouse.ratelimit.service import RateLimiter
 
 # Limits high enough that every check in the run is admitted: the hot path, not the 429 path.
 HOUR = 10_000_000

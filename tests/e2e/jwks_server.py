@@ -74,4 +74,3 @@ class JwksServer:
 
     def issuer_config(self, issuer: str, audience: str) -> dict[str, Any]:
         return {"issuer": issuer, "audience": audience, "algorithms": ["RS256"], "jwksUrl": self.url}
-

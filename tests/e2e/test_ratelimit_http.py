@@ -360,6 +360,9 @@ def test_check_api_named_policy_ad_hoc_limits_and_cost(make_caller):
     last = check(4)  # exactly what remains: admitted, proving the denied 5 took nothing
     assert last["allowed"] is True and last["remaining"] == 0
     assert check(1)["allowed"] is False
+    # A cost that can never fit the window is told to come back after a whole period.
+    never = check(11)
+    assert never["allowed"] is False and never["retryAfter"] == 86400
 
 
 def test_check_api_refusals(make_caller):

@@ -8,6 +8,8 @@ import uuid
 
 import pytest
 import redis
+from redis.crc import key_slot
+
 from gatehouse.errors import ServiceUnavailableError
 from gatehouse.ratelimit.breaker import BreakerState, LocalBreaker
 from gatehouse.ratelimit.decision import scoped_windows
@@ -17,7 +19,6 @@ from gatehouse.ratelimit.policies import DEFAULT_POLICIES, Policy, Window
 from gatehouse.ratelimit.service import RateLimiter
 from gatehouse.settings import get_settings
 from gatehouse.stores.redis_client import redis_client
-from redis.crc import key_slot
 
 pytestmark = pytest.mark.integration
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from pydantic import BaseModel, Field
+
 from gatehouse.api import create_app, make_handler
 from gatehouse.errors import ConflictError
 from gatehouse.guards import json_body_guard
-from pydantic import BaseModel, Field
-
 from tests.helpers import FakeLambdaContext, http_event, json_body
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from gatehouse.auth import api_key_format
 from gatehouse.auth.api_key_auth import ApiKeyAuthenticator
 from gatehouse.auth.exceptions import InvalidToken

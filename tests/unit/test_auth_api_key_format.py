@@ -6,6 +6,7 @@ import hashlib
 import hmac
 
 import pytest
+
 from gatehouse.auth import api_key_format as fmt
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import boto3
 import jwt
 import pytest
+from moto import mock_aws
+
 from gatehouse.auth import api_key_format
 from gatehouse.auth.authorizer import authorize, bearer_token, reset_default_authenticator
 from gatehouse.auth.key_store import DynamoKeyStore, KeyRecord, to_rfc3339
-from moto import mock_aws
-
 from tests.unit.test_auth_key_store import create_table
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

@@ -9,9 +9,10 @@ import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
 from gatehouse.auth.exceptions import InvalidToken
 from gatehouse.auth.jwks import MAX_JWKS_BYTES, JwksCache
-from jwt.algorithms import RSAAlgorithm
 
 
 class Clock:

@@ -12,10 +12,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
 from gatehouse.auth.exceptions import AuthConfigError, InvalidToken
 from gatehouse.auth.jwks import JwksCache
 from gatehouse.auth.jwt_verifier import JwtVerifier, parse_issuer, parse_issuers
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 SECRET = "dev-secret-of-at-least-thirty-two-bytes!!"
 DEV_ISS = "https://dev.gatehouse.test/"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from gatehouse.auth.key_store import DynamoKeyStore, KeyRecord, from_rfc3339, to_rfc3339
 from gatehouse.errors import ConflictError, NotFoundError, ValidationError
-from moto import mock_aws
 
 TABLE = "gatehouse-test"
 

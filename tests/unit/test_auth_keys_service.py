@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from gatehouse.auth import api_key_format
 from gatehouse.auth.api_key_auth import ApiKeyAuthenticator
 from gatehouse.auth.exceptions import InvalidToken
@@ -14,8 +16,6 @@ from gatehouse.auth.key_store import DynamoKeyStore
 from gatehouse.auth.keys_service import ApiKeyView, CreatedApiKey, KeysService
 from gatehouse.auth.principal import Principal
 from gatehouse.errors import AuthorizationError, ConflictError, NotFoundError, ValidationError
-from moto import mock_aws
-
 from tests.unit.test_auth_key_store import TABLE, create_table
 
 NOW = 1_800_000_000

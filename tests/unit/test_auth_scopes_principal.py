@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from gatehouse.auth.principal import Principal
 from gatehouse.auth.scopes import ALL_SCOPES, ROUTE_SCOPES, has_scope, required_scope
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from redis.crc import key_slot
+
 from gatehouse.ratelimit.decision import scoped_windows
 from gatehouse.ratelimit.keys import keys_for, subject_tag
 from gatehouse.ratelimit.policies import DEFAULT_POLICIES
-from redis.crc import key_slot
 
 WINDOWS = scoped_windows([DEFAULT_POLICIES["professional"], DEFAULT_POLICIES["credentials"]])
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
+
 from gatehouse.ratelimit.overrides import (
     BLOCK_RETRY_AFTER_SECONDS,
     Blocked,
@@ -14,7 +16,6 @@ from gatehouse.ratelimit.overrides import (
     apply_override,
 )
 from gatehouse.ratelimit.policies import DEFAULT_POLICIES, Window
-from pydantic import ValidationError
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC).timestamp()
 STARTER = [DEFAULT_POLICIES["starter"], DEFAULT_POLICIES["credentials"]]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from gatehouse.ratelimit.policies import DEFAULT_POLICIES, Policy, PolicyRegistry, Window
 from pydantic import ValidationError
+
+from gatehouse.ratelimit.policies import DEFAULT_POLICIES, Policy, PolicyRegistry, Window
 
 
 def test_defaults_follow_the_spec():
