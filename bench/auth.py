@@ -294,7 +294,8 @@ def _run(endpoint: str, n: int, store_note: str, started: float) -> list[Table]:
 
     measurements = Table(
         f"Authorizer authorize(), warm, in-process, sequential, interleaved, n={n:,} per case "
-        f"(cold API key n={cold_n:,}); store: {store_note}; JWKS fetched {jwks_fetches}x from loopback (once per issuer per authenticator)",
+        f"(cold API key n={cold_n:,}); store: {store_note}; "
+        f"JWKS fetched {jwks_fetches}x from loopback (once per issuer per authenticator)",
         ["case", "p50 µs", "p99 µs", "ops/s", "DynamoDB reads/auth"],
         [[s.name, s.p50_us, s.p99_us, s.ops_per_s, f"{reads[s.name]:g}"] for s in samples],
     )

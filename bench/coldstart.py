@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import jwt
 
@@ -62,7 +62,7 @@ print(json.dumps(out))
 class _StubDynamoDB(BaseHTTPRequestHandler):
     """Answers every GetItem with an active key record (what the authorizer's one read returns)."""
 
-    ITEM = {
+    ITEM: ClassVar[dict[str, Any]] = {
         "pk": {"S": "KEYHASH#stub"},
         "sk": {"S": "KEYHASH"},
         "keyId": {"S": "key_coldstart"},

@@ -402,3 +402,25 @@ def test_a_malformed_request_id_is_replaced_and_echoed_consistently(local_stack,
     response = call(local_stack, "GET", "/v1/keys", token, headers={"X-Request-Id": "bad id with spaces"})
     body = assert_envelope(response, 403, "AUTHORIZATION_ERROR")
     assert body["requestId"] != "bad id with spaces"
+
+
+def test_without_a_caller_request_id_every_error_body_matches_its_header(local_stack, info):
+    """SPEC §5: with no (or a malformed) caller X-Request-Id, the id is new but one and the same in both places.
+
+    Covers the errors raised inside the resolver (validation, domain 403/404/409), not only the guards'.
+    """
+    _, token = principal(info, scope="keys:read keys:write", tier="starter")
+    answers = [
+        call(local_stack, "GET", f"/v1/keys/key_{'0' * 20}", token),  # NOT_FOUND from the domain
+        call(local_stack, "POST", "/v1/keys", token, json={"name": "x", "scopes": ["admin"]}),  # 403 from the domain
+        call(local_stack, "POST", "/v1/keys", token, json={"name": "x"}),  # 400 from request validation
+        call(local_stack, "GET", "/v1/keys?limit=0", token),  # 400 from query validation
+        call(local_stack, "GET", "/v1/keys/bad!id", token, headers={"X-Request-Id": "not valid!"}),
+    ]
+    mismatched = [
+        (r.request.method, r.request.path_url, r.headers.get("X-Request-Id"), r.json().get("requestId"))
+        for r in answers
+        if r.headers.get("X-Request-Id") != r.json().get("requestId")
+    ]
+    assert not mismatched, mismatched
+    assert len({r.headers["X-Request-Id"] for r in answers}) == len(answers)  # a new id per request

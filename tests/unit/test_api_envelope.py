@@ -110,3 +110,11 @@ def test_request_id_is_callers_only_when_well_formed(handler, given, expected):
     response = call(handler, http_event("GET", "/conflict", headers={"X-Request-Id": given}))
     assert response["headers"]["X-Request-Id"] == expected
     assert json.loads(response["body"])["requestId"] == expected
+
+
+def test_without_a_caller_id_an_error_body_matches_its_header_with_a_gateway_style_id(handler):
+    # Given API Gateway's own base64-like request id and no caller id,
+    # When a route raises, Then the body's requestId is the header's X-Request-Id
+    response = call(handler, http_event("GET", "/conflict", request_id="JKJaXmPLvHcESHA="))
+    assert response["headers"]["X-Request-Id"] == "JKJaXmPLvHcESHA="
+    assert json.loads(response["body"])["requestId"] == "JKJaXmPLvHcESHA="

@@ -22,7 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gatehouse.errors import ErrorCode, GatehouseError, error_body
-from gatehouse.observability import logger, metrics, tracer
+from gatehouse.observability import logger, metrics, tracer, tracing_enabled
 from gatehouse.request_id import request_id_for
 
 JSON = "application/json"
@@ -114,10 +114,11 @@ def make_handler(
     checks = list(guards or [])
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-    @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request_id = request_id_for(event)
+        # Pin the chosen id on the event, so every exception handler answers with the same one.
+        event.setdefault("headers", {})["x-request-id"] = request_id
         extra_headers: dict[str, str] = {}
         try:
             for guard in checks:
@@ -133,4 +134,6 @@ def make_handler(
         metrics.add_metric(name="ApiRequests", unit=MetricUnit.Count, value=1)
         return response
 
+    if tracing_enabled():
+        return tracer().capture_lambda_handler(lambda_handler, capture_response=False)
     return lambda_handler

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# API Gateway's own ids are base64-like (`JKJaXmPLvHcESHA=`): trusted, but a different alphabet.
+_GATEWAY_ID = re.compile(r"^[A-Za-z0-9+/=._:-]{1,128}$")
 
 
 def request_id_for(event: Mapping[str, Any]) -> str:
@@ -21,6 +23,6 @@ def request_id_for(event: Mapping[str, Any]) -> str:
     if isinstance(candidate, str) and _VALID.match(candidate):
         return candidate
     context_id = (event.get("requestContext") or {}).get("requestId")
-    if isinstance(context_id, str) and _VALID.match(context_id):
+    if isinstance(context_id, str) and _GATEWAY_ID.match(context_id):
         return context_id
     return uuid.uuid4().hex
