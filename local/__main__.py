@@ -52,6 +52,8 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main() -> int:
     port = int(os.environ.get("GATEHOUSE_PORT", "3000"))
+    # Where local.json and the service logs go (a test points it at a temporary folder).
+    state_dir = Path(os.environ.get("GATEHOUSE_STATE_DIR") or REPO_ROOT / ".gatehouse")
     # SIGTERM must unwind like Ctrl-C so that every `finally` runs and nothing outlives us. SIGINT too,
     # explicitly: a shell that starts us in the background hands us SIGINT ignored.
     signal.signal(signal.SIGINT, _raise_interrupt)
@@ -63,7 +65,7 @@ def main() -> int:
         bootstrap=find_bootstrap(),
         external_redis_url=os.environ.get("REDIS_URL") or None,
         access_log=True,
-        log_dir=REPO_ROOT / ".gatehouse" / "logs",
+        log_dir=state_dir / "logs",
     )
     print("Starting Gatehouse locally (DynamoDB Local, moto, Redis, HTTP API emulator)...", flush=True)
     try:
@@ -80,10 +82,10 @@ def main() -> int:
             print(f"(port {port} is taken: set GATEHOUSE_PORT to another one)", file=sys.stderr)
         return 1
     try:
-        local_json = REPO_ROOT / ".gatehouse" / "local.json"
+        local_json = state_dir / "local.json"
         info = stack.local_json()
         write_local_json(local_json, info)
-        _banner(stack, info, local_json)
+        _banner(stack, info, local_json, state_dir / "logs")
         threading.Event().wait()  # until a signal raises KeyboardInterrupt
     except KeyboardInterrupt:
         print("\nStopping Gatehouse...", flush=True)
@@ -93,7 +95,7 @@ def main() -> int:
     return 0
 
 
-def _banner(stack: LocalStack, info: dict[str, Any], local_json: Path) -> None:
+def _banner(stack: LocalStack, info: dict[str, Any], local_json: Path, log_dir: Path) -> None:
     assert stack.template is not None
     routes = stack.template.routes
     width = max((len(r.route_key) for r in routes), default=0)
@@ -106,7 +108,7 @@ def _banner(stack: LocalStack, info: dict[str, Any], local_json: Path) -> None:
         f"  moto (AWS)       {stack.aws_endpoint_url}",
         f"  Redis            {stack.redis_url}" + ("" if stack.redis else "  (external, from REDIS_URL)"),
         f"  connection info  {local_json}",
-        f"  service logs     {REPO_ROOT / '.gatehouse' / 'logs'}",
+        f"  service logs     {log_dir}",
         "",
         f"Routes ({len(routes)}):",
         *(f"  {r.route_key:{width}}  -> {r.function}{'' if r.protected else '  (public)'}" for r in routes),

@@ -203,6 +203,9 @@ def _decision(spec: AuthorizerSpec, answer: Any) -> _Decision:
 def _make_handler(emulator: HttpApiEmulator) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes: without TCP_NODELAY a kept-alive client waits
+        # ~40 ms on Nagle + delayed ACK for every back-to-back request.
+        disable_nagle_algorithm = True
         server_version = "gatehouse-local"
         sys_version = ""
 

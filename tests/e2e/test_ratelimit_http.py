@@ -203,6 +203,7 @@ def test_boost_multiplies_the_tier_quota_until_deleted(make_caller, admin):
     created = admin.put(_override_path(subject), json={"boost": 2.0, "boostExpiresAt": until})
     assert created.status_code == 201, created.text
     assert created.json()["boost"] == 2.0
+    time.sleep(0.25)  # let the first request's share of the per-second burst drain
 
     # Doubled: 200/hour and a burst of 10, so ten back to back pass where five did before.
     for _ in range(10):
@@ -273,6 +274,21 @@ def test_override_validation_and_scope(make_caller, admin):
     assert_error(checker.get(_override_path(subject)), 403, "AUTHORIZATION_ERROR")
     limiter_admin = make_caller(tier="starter", scope="ratelimit:admin")
     assert_error(limiter_admin.get(_override_path(subject)), 404, "NOT_FOUND")
+
+
+def test_without_a_caller_request_id_429_and_route_errors_still_match_their_header(make_caller, admin):
+    caller = make_caller(tier="starter", scope="ratelimit:check")
+    unknown = caller.post(
+        "/v1/ratelimit/check", json={"subject": new_subject(), "policy": "no-such-policy"}, request_id=False
+    )
+    assert_error(unknown, 400, "VALIDATION_ERROR")  # requestId == the generated X-Request-Id
+    assert_error(admin.get(_override_path(new_subject()), request_id=False), 404, "NOT_FOUND")
+
+    assert admin.put(_override_path(caller.principal_id), json={"blocked": True}).status_code == 201
+    try:
+        assert_rate_limited(caller.get("/v1/me", request_id=False))
+    finally:
+        assert admin.delete(_override_path(caller.principal_id)).status_code == 204
 
 
 # -- 3. usage -------------------------------------------------------------------------------------------------
