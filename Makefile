@@ -43,7 +43,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy layers/common/gatehouse local
 
-test: prereqs $(STAMP) $(NODE_STAMP) lint
+test: prereqs $(STAMP) $(NODE_STAMP) lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: prereqs $(STAMP) $(NODE_STAMP)

@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from gatehouse.health import model
 from gatehouse.health.model import Status
@@ -17,7 +18,7 @@ from gatehouse.settings import Settings, get_settings
 
 router = Router()
 
-_HEALTH_DOC = {
+_HEALTH_CONTENT: dict[str, Any] = {
     "content": {
         model.MEDIA_TYPE: {
             "schema": {
@@ -33,6 +34,10 @@ _HEALTH_DOC = {
         }
     }
 }
+
+
+def _health_doc(description: str) -> OpenAPIResponse:
+    return {"description": description, "content": _HEALTH_CONTENT["content"]}
 
 
 def _health_response(status_code: int, body: dict[str, Any]) -> Response[str]:
@@ -66,7 +71,7 @@ def readiness_probes(settings: Settings) -> dict[str, Probe]:
     summary="Liveness",
     description="Touches no dependency: answers as long as the function runs.",
     tags=["health"],
-    responses={200: {"description": "alive", **_HEALTH_DOC}},
+    responses={200: _health_doc("alive")},
 )
 def liveness() -> Response[str]:
     settings = get_settings()
@@ -82,7 +87,7 @@ def liveness() -> Response[str]:
         "rate limits fail open."
     ),
     tags=["health"],
-    responses={200: {"description": "ready", **_HEALTH_DOC}, 503: {"description": "not ready", **_HEALTH_DOC}},
+    responses={200: _health_doc("ready"), 503: _health_doc("not ready")},
 )
 def readiness() -> Response[str]:
     settings = get_settings()

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import AwareDatetime, Field
 
 from gatehouse.auth import keys_service
@@ -19,8 +20,8 @@ TAGS = ["api keys"]
 KeyIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-def _json(model: type) -> dict[str, Any]:
-    return {"content": {"application/json": {"model": model}}}
+def _json(description: str, model: type) -> OpenAPIResponse:
+    return {"description": description, "content": {"application/json": {"model": model}}}
 
 
 class CreateKeyRequest(ApiRequest):
@@ -44,7 +45,7 @@ def _caller() -> Principal:
     status_code=201,
     summary="Create an API key (the secret `key` is shown in this answer only)",
     tags=TAGS,
-    responses={201: {"description": "created", **_json(CreatedApiKey)}},
+    responses={201: _json("created", CreatedApiKey)},
 )
 def create_key(request: Annotated[CreateKeyRequest, Body()]) -> dict[str, Any]:
     view, secret = keys_service.create_key(
@@ -62,7 +63,7 @@ def create_key(request: Annotated[CreateKeyRequest, Body()]) -> dict[str, Any]:
     "/v1/keys",
     summary="The caller's keys (every key for admin), never a secret",
     tags=TAGS,
-    responses={200: {"description": "a page of keys", **_json(ApiKeyPage)}},
+    responses={200: _json("a page of keys", ApiKeyPage)},
 )
 def list_keys(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -75,7 +76,7 @@ def list_keys(
     "/v1/keys/<keyId>",
     summary="One key",
     tags=TAGS,
-    responses={200: {"description": "the key", **_json(ApiKeyView)}},
+    responses={200: _json("the key", ApiKeyView)},
 )
 def get_key(keyId: KeyIdPath) -> dict[str, Any]:
     return keys_service.get_key(_caller(), keyId).to_public()
@@ -86,7 +87,7 @@ def get_key(keyId: KeyIdPath) -> dict[str, Any]:
     status_code=201,
     summary="Rotate: a new key now, the old one keeps working for the grace period",
     tags=TAGS,
-    responses={201: {"description": "the new key", **_json(CreatedApiKey)}},
+    responses={201: _json("the new key", CreatedApiKey)},
 )
 def rotate_key(
     keyId: KeyIdPath,
@@ -101,7 +102,7 @@ def rotate_key(
     "/v1/keys/<keyId>",
     summary="Revoke: refused by the authorizer from now on (within its cache TTLs)",
     tags=TAGS,
-    responses={200: {"description": "the revoked key", **_json(ApiKeyView)}},
+    responses={200: _json("the revoked key", ApiKeyView)},
 )
 def revoke_key(keyId: KeyIdPath) -> dict[str, Any]:
     return keys_service.revoke_key(_caller(), keyId).to_public()

@@ -16,4 +16,4 @@ def aws_client(service: str) -> Any:
     """One client per service per process, with short timeouts and standard retries."""
     timeout = get_settings().aws_timeout_seconds
     config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 2, "mode": "standard"})
-    return boto3.client(service, config=config)  # type: ignore[call-overload]
+    return boto3.client(service, config=config)
