@@ -27,20 +27,27 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Final, Protocol
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from gatehouse.errors import ConflictError, NotFoundError, ValidationError
+
+
+@lru_cache(maxsize=1)
+def codecs() -> tuple[Any, Any]:
+    # On first use, and not through gatehouse.stores.dynamo: that path imports pydantic
+    # settings, which the lean authorizer must not load.
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
+
 
 ACTIVE: Final = "active"
 ROTATED: Final = "rotated"
 REVOKED: Final = "revoked"
 CLEANUP_DELAY_SECONDS: Final = 86400  # how long a dead hash record lingers before TTL removes it
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 def to_rfc3339(epoch_seconds: int) -> str:
@@ -138,16 +145,16 @@ _RECORD_ATTRS: Final = (
 
 
 def _item(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+    return {k: codecs()[0].serialize(v) for k, v in values.items() if v is not None}
 
 
 def _values(values: dict[str, Any]) -> dict[str, Any]:
     """Expression attribute values: `{"status": "x"}` -> `{":status": {"S": "x"}}`."""
-    return {f":{k}": _serializer.serialize(v) for k, v in values.items()}
+    return {f":{k}": codecs()[0].serialize(v) for k, v in values.items()}
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    values = {k: _deserializer.deserialize(v) for k, v in item.items()}
+    values = {k: codecs()[1].deserialize(v) for k, v in item.items()}
     return {k: int(v) if isinstance(v, Decimal) else v for k, v in values.items()}
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from gatehouse.settings import get_settings
 
 
 @cache
 def aws_client(service: str) -> Any:
     """One client per service per process, with short timeouts and standard retries."""
+    import boto3  # on first use: liveness and docs never need it
+    from botocore.config import Config
+
     timeout = get_settings().aws_timeout_seconds
     config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 2, "mode": "standard"})
     return boto3.client(service, config=config)

@@ -11,24 +11,29 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.config import Config
-
 from gatehouse.settings import get_settings
 
 if TYPE_CHECKING:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
     from mypy_boto3_dynamodb import DynamoDBClient
 else:
     DynamoDBClient = Any
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+
+@lru_cache(maxsize=1)
+def codecs() -> tuple[TypeSerializer, TypeDeserializer]:
+    # boto3 is imported on first use: a handler that never touches DynamoDB never pays for it.
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
 
 
 @lru_cache(maxsize=1)
 def dynamodb_client() -> DynamoDBClient:
     """The process's DynamoDB client: short timeouts, standard retries, kept warm."""
+    import boto3
+    from botocore.config import Config
+
     timeout = get_settings().aws_timeout_seconds
     config = Config(
         connect_timeout=timeout,
@@ -65,9 +70,11 @@ def _from_dynamo_value(value: Any) -> Any:
 
 def to_item(values: dict[str, Any]) -> dict[str, Any]:
     """Plain dict -> DynamoDB attribute map (None values are left out; floats become Decimals)."""
-    return {k: _serializer.serialize(_to_dynamo_value(v)) for k, v in values.items() if v is not None}
+    serializer = codecs()[0]
+    return {k: serializer.serialize(_to_dynamo_value(v)) for k, v in values.items() if v is not None}
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
     """DynamoDB attribute map -> plain dict (whole numbers as int)."""
-    return {k: _from_dynamo_value(_deserializer.deserialize(v)) for k, v in item.items()}
+    deserializer = codecs()[1]
+    return {k: _from_dynamo_value(deserializer.deserialize(v)) for k, v in item.items()}

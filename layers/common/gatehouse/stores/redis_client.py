@@ -11,16 +11,16 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-
 from gatehouse.settings import get_settings
 
 
 @lru_cache(maxsize=1)
 def redis_client() -> Any:
     """The process's Redis client (redis.Redis, or redis.RedisCluster in cluster mode)."""
+    import redis  # on first use: liveness and docs never need it
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     settings = get_settings()
     options: dict[str, Any] = {
         "socket_connect_timeout": settings.redis_connect_timeout_ms / 1000,
