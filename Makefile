@@ -47,7 +47,7 @@ test: prereqs $(STAMP) $(NODE_STAMP) lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: prereqs $(STAMP) $(NODE_STAMP)
-	$(PY) -m bench
+	PYTHONPATH=layers/common:. $(PY) -m bench $(BENCH_ARGS)
 
 build:
 	@command -v sam >/dev/null || { echo "make build needs the AWS SAM CLI (pip install aws-sam-cli)"; exit 1; }
