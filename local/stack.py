@@ -109,7 +109,10 @@ class LocalStack:
             if self._owns_services:
                 self.services.start()
             self.template = load_template(
-                self.template_path, self.parameter_overrides, queue_url_base=self.aws_endpoint_url
+                self.template_path,
+                self.parameter_overrides,
+                queue_url_base=self.aws_endpoint_url,
+                local_values={"RedisUrl": self.redis_url},
             )
             for conflict in self.template.env_conflicts:
                 print(f"[gatehouse-local] WARNING: environment conflict, one process: {conflict}", file=sys.stderr)

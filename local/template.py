@@ -407,12 +407,21 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return doc
 
 
-def _parameters(doc: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, str]:
+# Values the local stack supplies for parameters a deployment must set (no Default on purpose).
+LOCAL_PARAMETER_VALUES: dict[str, str] = {"RedisUrl": "redis://127.0.0.1:6379/0"}
+
+
+def _parameters(
+    doc: dict[str, Any], overrides: dict[str, Any] | None, local_values: dict[str, str] | None = None
+) -> dict[str, str]:
     params: dict[str, str] = {}
     overrides = dict(overrides or {})
+    local_values = {**LOCAL_PARAMETER_VALUES, **(local_values or {})}
     for name, spec in (doc.get("Parameters") or {}).items():
         if name in overrides:
             params[name] = env_string(overrides.pop(name))
+        elif isinstance(spec, dict) and "Default" not in spec and name in local_values:
+            params[name] = local_values[name]
         elif isinstance(spec, dict) and "Default" in spec:
             params[name] = env_string(spec["Default"])
         else:
@@ -426,11 +435,13 @@ def load_template(
     path: str | Path,
     parameter_overrides: dict[str, Any] | None = None,
     queue_url_base: str | None = None,
+    local_values: dict[str, str] | None = None,
 ) -> Template:
-    """Reads and resolves `path`; `queue_url_base` is the SQS endpoint that `!Ref Queue` URLs live on."""
+    """Reads and resolves `path`; `queue_url_base` is the SQS endpoint that `!Ref Queue` URLs live on;
+    `local_values` fill parameters that have no Default (e.g. RedisUrl: the local Redis)."""
     path = Path(path).resolve()
     doc = read_yaml(path)
-    params = _parameters(doc, parameter_overrides)
+    params = _parameters(doc, parameter_overrides, local_values)
     r = Resolver(doc, params, queue_url_base)
     resources: dict[str, Any] = doc.get("Resources") or {}
     globals_fn: dict[str, Any] = (doc.get("Globals") or {}).get("Function") or {}

@@ -11,6 +11,7 @@ import json
 import os
 import time
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 import redis
@@ -69,7 +70,7 @@ def _until_429(caller: Caller, path: str, max_requests: int = 15) -> tuple[list,
 
 
 def _override_path(subject: str) -> str:
-    return f"/v1/ratelimit/overrides/{subject}"
+    return f"/v1/ratelimit/overrides/{quote(subject, safe='')}"
 
 
 def _usage_windows(response) -> dict[str, dict]:
@@ -446,7 +447,7 @@ def test_redis_down_open_policies_serve_closed_ones_refuse_and_limiting_recovers
     subject = new_subject("svc")
     closed_check = {"subject": subject, "policy": closed_policy}
     direct = redis.Redis.from_url(local_stack.redis_url, socket_timeout=1, socket_connect_timeout=1)
-    counter_key = f"gh:rl:{{{subject}}}:{closed_policy}:minute:s"
+    counter_key = f"gh:rl:{{check:{subject}}}:{closed_policy}:minute:s"  # check-API subjects are namespaced
 
     # Redis up: the closed policy answers, and its counter lives in Redis.
     up = caller.post("/v1/ratelimit/check", json=closed_check)
@@ -519,3 +520,38 @@ def test_redis_down_open_policies_serve_closed_ones_refuse_and_limiting_recovers
     usage = caller.get(f"/v1/ratelimit/usage/{caller.principal_id}")
     assert usage.status_code == 200 and usage.json()["degraded"] is False
     direct.close()
+
+
+def test_check_api_subjects_cannot_drain_a_principals_own_buckets(make_caller):
+    # Given a victim principal and a service holding ratelimit:check,
+    victim = make_caller(tier="free")
+    service = make_caller(tier="enterprise", scope="ratelimit:check")
+    # When the service charges the victim's principal id under the credentials policy,
+    drained = service.post(
+        "/v1/ratelimit/check", json={"subject": victim.principal_id, "policy": "credentials", "cost": 5}
+    )
+    assert drained.status_code == 200
+    # Then the victim's own credentials window is untouched: the check API counts `check:<subject>`.
+    usage = victim.get(f"/v1/ratelimit/usage/{victim.principal_id}").json()
+    credentials = next(w for w in usage["windows"] if w["policy"] == "credentials")
+    assert credentials["used"] == 0
+
+
+def test_subjects_with_reserved_url_characters_work_for_overrides_and_usage(make_caller, admin):
+    # Auth0-style subjects (`auth0|…`) arrive percent-encoded in the path.
+    subject = f"auth0|{new_subject('pipe')}"
+    put = admin.put(_override_path(subject), json={"blocked": True, "reason": "abuse"})
+    assert put.status_code == 201, put.text
+    assert put.json()["subject"] == subject
+    assert admin.get(_override_path(subject)).json()["subject"] == subject
+    assert admin.delete(_override_path(subject)).status_code == 204
+
+
+def test_duplicate_window_names_are_refused_not_stored(admin):
+    subject = new_subject("dup")
+    windows = [{"name": "a", "limit": 1, "periodSeconds": 60}, {"name": "a", "limit": 2, "periodSeconds": 60}]
+    response = admin.put(_override_path(subject), json={"limits": windows})
+    assert_error(response, 400, "VALIDATION_ERROR")
+    assert admin.get(_override_path(subject)).status_code == 404
+    check = admin.post("/v1/ratelimit/check", json={"subject": subject, "limits": windows})
+    assert_error(check, 400, "VALIDATION_ERROR")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -118,3 +119,58 @@ def test_without_a_caller_id_an_error_body_matches_its_header_with_a_gateway_sty
     response = call(handler, http_event("GET", "/conflict", request_id="JKJaXmPLvHcESHA="))
     assert response["headers"]["X-Request-Id"] == "JKJaXmPLvHcESHA="
     assert json.loads(response["body"])["requestId"] == "JKJaXmPLvHcESHA="
+
+
+def test_a_caller_id_with_a_trailing_newline_is_not_echoed(handler):
+    response = call(handler, http_event("GET", "/conflict", headers={"X-Request-Id": "abc\n"}))
+    assert response["headers"]["X-Request-Id"] == "req-test-0001"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "[" * 5000,  # RecursionError in Python's parser
+        '{"name": "a", "size": ' + "1" * 5000 + "}",  # ValueError: too many digits
+        '{"name": "a", "size": 1',  # plain JSONDecodeError
+    ],
+    ids=["deep-nesting", "huge-integer", "truncated"],
+)
+def test_hostile_json_is_400_not_500(raw):
+    app = create_app()
+
+    @app.post("/widgets")
+    def create_widget(widget: Widget) -> dict:
+        return {"name": widget.name}
+
+    hostile = make_handler(app, guards=[json_body_guard(max_bytes=1_000_000)])
+    response = call(hostile, http_event("POST", "/widgets", raw_body=raw, headers={"content-type": "application/json"}))
+    assert response["statusCode"] == 400
+    assert json_body(response)["error"]["code"] == "VALIDATION_ERROR"
+
+
+@pytest.mark.parametrize(
+    "raw_body", ["!!not base64!!", base64.b64encode(b"\xff\xfe{}").decode()], ids=["bad-b64", "not-utf8"]
+)
+def test_base64_bodies_that_are_not_json_text_are_400(handler, raw_body):
+    event = http_event("POST", "/widgets", raw_body=raw_body, headers={"content-type": "application/json"})
+    event["isBase64Encoded"] = True
+    response = call(handler, event)
+    assert response["statusCode"] == 400
+    assert json_body(response)["error"]["code"] == "VALIDATION_ERROR"
+
+
+def test_a_guard_that_breaks_still_answers_the_envelope():
+    app = create_app()
+
+    @app.get("/x")
+    def x() -> dict:
+        return {}
+
+    def broken_guard(event):
+        raise KeyError("internal detail")
+
+    response = call(make_handler(app, guards=[broken_guard]), http_event("GET", "/x"))
+    assert response["statusCode"] == 500
+    assert json_body(response)["error"]["code"] == "SERVER_ERROR"
+    assert "internal detail" not in response["body"]
+    assert response["headers"]["X-Request-Id"] == json_body(response)["requestId"]

@@ -12,7 +12,7 @@ and counted before its body is even looked at.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -40,7 +40,7 @@ def _current_request_id(app: APIGatewayHttpResolver) -> str:
     return request_id_for(app.current_event.raw_event)
 
 
-def validation_details(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
+def validation_details(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
     """Pydantic/Powertools validation errors -> [{field, message}] in the caller's terms."""
     details = []
     for error in errors:
@@ -125,6 +125,10 @@ def make_handler(
                 extra_headers.update(guard(event) or {})
         except GatehouseError as refusal:
             response = error_response(refusal, request_id)
+        except Exception:
+            # A guard's bug must still answer the envelope (with X-Request-Id), never a bare 500.
+            logger.exception("guard failed")
+            response = error_response(GatehouseError(), request_id)
         else:
             response = app.resolve(event, context)
         headers = response.setdefault("headers", {})

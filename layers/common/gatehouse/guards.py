@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import binascii
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +16,7 @@ from gatehouse.errors import (
     AuthorizationError,
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
+    ValidationError,
 )
 from gatehouse.ratelimit.policies import policies_for
 from gatehouse.ratelimit.render import rate_limit_error, rate_limit_headers
@@ -28,30 +31,42 @@ def _is_json(content_type: str) -> bool:
     return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
 
 
-def body_size(event: Mapping[str, Any]) -> int:
-    """Size in bytes of the body as the client sent it."""
+def body_bytes(event: Mapping[str, Any]) -> bytes:
+    """The body as the client sent it (API Gateway may have base64-encoded it)."""
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
-        return len(base64.b64decode(body, validate=False))
-    return len(body.encode("utf-8"))
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise ValidationError(details=[{"field": "body", "message": "is not valid base64"}]) from error
+    return body.encode("utf-8", errors="surrogatepass")
 
 
 def json_body_guard(max_bytes: int = DEFAULT_MAX_JSON_BYTES) -> Guard:
-    """Refuse a non-empty body that is not JSON (415) or is larger than `max_bytes` (413)."""
+    """Refuse a body that is not JSON: too large (413), another media type (415), unparseable (400).
+
+    The body is parsed once here because Python's parser raises more than JSONDecodeError on
+    hostile input (RecursionError on deep nesting, ValueError on 5000-digit integers), and
+    those must be a 400, not an error inside the resolver.
+    """
 
     def guard(event: Mapping[str, Any]) -> None:
         method = (event.get("requestContext") or {}).get("http", {}).get("method", "GET").upper()
         if method not in _METHODS_WITH_BODY or not event.get("body"):
             return
-        size = body_size(event)
-        if size > max_bytes:
-            raise PayloadTooLargeError(f"The request body is {size} bytes; the limit is {max_bytes}.")
+        raw = body_bytes(event)
+        if len(raw) > max_bytes:
+            raise PayloadTooLargeError(f"The request body is {len(raw)} bytes; the limit is {max_bytes}.")
         content_type = (event.get("headers") or {}).get("content-type", "")
         if not _is_json(content_type):
             raise UnsupportedMediaTypeError(
                 "The request body must be application/json.",
                 details=[{"field": "content-type", "message": f"got {content_type or 'nothing'!r}"}],
             )
+        try:
+            json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as error:
+            raise ValidationError(details=[{"field": "body", "message": "The body is not valid JSON."}]) from error
 
     return guard
 

@@ -20,9 +20,9 @@ def request_id_for(event: Mapping[str, Any]) -> str:
     """
     headers = event.get("headers") or {}
     candidate = headers.get("x-request-id")
-    if isinstance(candidate, str) and _VALID.match(candidate):
+    if isinstance(candidate, str) and _VALID.fullmatch(candidate):
         return candidate
     context_id = (event.get("requestContext") or {}).get("requestId")
-    if isinstance(context_id, str) and _GATEWAY_ID.match(context_id):
+    if isinstance(context_id, str) and _GATEWAY_ID.fullmatch(context_id):
         return context_id
     return uuid.uuid4().hex

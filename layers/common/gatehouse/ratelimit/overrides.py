@@ -14,7 +14,7 @@ from typing import Protocol
 
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
-from gatehouse.ratelimit.policies import ApiModel, Policy, Window
+from gatehouse.ratelimit.policies import MAX_LIMIT, Policy, Windows, _FrozenModel
 from gatehouse.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -25,18 +25,18 @@ BLOCK_RETRY_AFTER_SECONDS = 3600
 MAX_BLOCK_RETRY_AFTER_SECONDS = 86_400
 
 
-class Override(ApiModel):
+class Override(_FrozenModel):
     """What an operator set for one subject. Times accept ISO 8601 or epoch seconds; a naive
     ISO time is read as UTC. Precedence: block > emergency > custom limits (then boost)."""
 
     subject: str = Field(min_length=1, max_length=1024)
     # Replace the windows of the tier policies (route-group windows such as credentials stay).
-    limits: tuple[Window, ...] | None = Field(default=None, min_length=1)
+    limits: Windows | None = None
     # Multiply tier limits (and bursts) until boost_expires_at: a launch day, a migration.
     boost: float | None = Field(default=None, gt=0, le=1000)
     boost_expires_at: AwareDatetime | None = None
     # A hard cap that replaces every window, tier and group alike.
-    emergency: tuple[Window, ...] | None = Field(default=None, min_length=1)
+    emergency: Windows | None = None
     # Deny everything (429) until expires_at, or until the override is deleted.
     blocked: bool = False
     # The whole override lapses at this time (None: until deleted).
@@ -113,7 +113,7 @@ def apply_override(policies: list[Policy], override: Override | None, now: float
 
 def _boosted(policy: Policy, factor: float) -> Policy:
     def scale(n: int) -> int:
-        return max(1, math.floor(n * factor))
+        return min(MAX_LIMIT, max(1, math.floor(n * factor)))
 
     windows = tuple(
         w.model_copy(update={"limit": scale(w.limit), "burst": None if w.burst is None else scale(w.burst)})

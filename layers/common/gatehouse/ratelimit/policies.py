@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import logging
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from gatehouse.models import ApiRequest
 from gatehouse.settings import get_settings
@@ -18,41 +18,50 @@ logger = logging.getLogger(__name__)
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 
 
-class ApiModel(ApiRequest):
+class _FrozenModel(ApiRequest):
     # camelCase on the wire (SPEC §5), unknown fields refused; frozen so a policy can be shared.
     model_config = ConfigDict(frozen=True)
 
 
-class Window(ApiModel):
+# Far beyond any real quota, and far below 2^53: the Lua script's arithmetic stays exact.
+MAX_LIMIT = 1_000_000_000
+MAX_WINDOWS = 8
+
+
+class Window(_FrozenModel):
     """One limit: `limit` units per `period_seconds`, decided by GCRA or a sliding-window counter."""
 
     name: str = Field(pattern=NAME_PATTERN)
-    limit: int = Field(ge=1)
+    limit: int = Field(ge=1, le=MAX_LIMIT)
     period_seconds: int = Field(ge=1, le=366 * 86400)
     algorithm: Literal["gcra", "sliding"] = "gcra"
     # GCRA only: how many units may arrive at once (the bucket's size); defaults to `limit`.
-    burst: int | None = Field(default=None, ge=1)
+    burst: int | None = Field(default=None, ge=1, le=MAX_LIMIT)
 
     @property
     def effective_burst(self) -> int:
         return self.burst if self.burst is not None else self.limit
 
 
-class Policy(ApiModel):
+def _distinct_names(windows: tuple[Window, ...]) -> tuple[Window, ...]:
+    names = [w.name for w in windows]
+    if len(set(names)) != len(names):
+        raise ValueError("window names must be distinct")
+    return windows
+
+
+# A set of windows as anyone may give it (policy, override, check): distinct names, a few at most.
+Windows = Annotated[tuple[Window, ...], AfterValidator(_distinct_names), Field(min_length=1, max_length=MAX_WINDOWS)]
+
+
+class Policy(_FrozenModel):
     """A named set of windows checked together; `kind` says whether overrides may replace them."""
 
     name: str = Field(pattern=NAME_PATTERN)
-    windows: tuple[Window, ...] = Field(min_length=1)
+    windows: Windows
     failure_mode: Literal["open", "closed"] = "open"
     # Tier windows are what custom limits and boosts change; group windows (credentials) stay.
     kind: Literal["tier", "group"] = "tier"
-
-    @model_validator(mode="after")
-    def _distinct_window_names(self) -> Policy:
-        names = [w.name for w in self.windows]
-        if len(set(names)) != len(names):
-            raise ValueError(f"policy {self.name!r} has duplicate window names")
-        return self
 
 
 def _tier(name: str, per_hour: int, per_second: int) -> Policy:
@@ -91,7 +100,7 @@ DEFAULT_ROUTE_GROUPS: dict[str, str] = {
 DEFAULT_TIER = "free"
 
 
-class PolicyConfig(ApiModel):
+class PolicyConfig(_FrozenModel):
     """The RATELIMIT_POLICIES document: policies replace or add by name; route groups likewise."""
 
     policies: dict[str, Policy] = Field(default_factory=dict)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gatehouse.errors import ServiceUnavailableError
@@ -90,6 +90,10 @@ class RateLimiter:
             if self._engine is None:
                 self._engine = RedisEngine(self._redis_client_factory())
             decision = self._engine.evaluate(subject, windows, cost, peek=peek)
+        except ResponseError:
+            # Redis answered: an error reply is a bad request of ours, not an outage.
+            self.breaker.record_success()
+            raise
         except (RedisError, OSError) as exc:
             self.breaker.record_failure(timeout=isinstance(exc, _TIMEOUTS))
             logger.warning("rate-limit Redis call failed: %s", type(exc).__name__)

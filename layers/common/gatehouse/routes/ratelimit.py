@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -10,12 +11,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import AwareDatetime, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from gatehouse.api import validation_details
 from gatehouse.auth.scopes import RATELIMIT_ADMIN, has_scope
 from gatehouse.errors import AuthorizationError, NotFoundError, ValidationError
 from gatehouse.guards import principal_of
 from gatehouse.models import ApiRequest
 from gatehouse.ratelimit.overrides import Override
-from gatehouse.ratelimit.policies import Policy, Window, default_registry
+from gatehouse.ratelimit.policies import Policy, Windows, default_registry
 from gatehouse.ratelimit.render import check_body, usage_body
 from gatehouse.ratelimit.runtime import override_store, rate_limiter
 
@@ -24,10 +26,16 @@ TAGS = ["rate limiting"]
 SubjectPath = Annotated[str, Path(min_length=1, max_length=1024)]
 
 
+# Subjects of the check API live in their own namespace, so a `ratelimit:check` caller can never
+# charge (or drain) a principal's own buckets. Overrides and usage address them with the prefix.
+CHECK_NAMESPACE = "check:"
+MAX_USAGE_POLICIES = 8
+
+
 class CheckRequest(ApiRequest):
-    subject: str = Field(min_length=1, max_length=1024)
+    subject: str = Field(min_length=1, max_length=1024, description=f"Counted as `{CHECK_NAMESPACE}<subject>`.")
     policy: str | None = Field(default=None, description="A named policy (see GET /v1/ratelimit/policies).")
-    limits: list[Window] | None = Field(default=None, min_length=1, max_length=8, description="Ad-hoc windows.")
+    limits: Windows | None = Field(default=None, description="Ad-hoc windows.")
     cost: int = Field(default=1, ge=1, le=1_000_000)
 
     @model_validator(mode="after")
@@ -40,10 +48,10 @@ class CheckRequest(ApiRequest):
 class OverrideRequest(ApiRequest):
     """An override as an operator writes it; the subject comes from the path."""
 
-    limits: list[Window] | None = Field(default=None, min_length=1)
+    limits: Windows | None = None
     boost: float | None = Field(default=None, gt=0, le=1000)
     boost_expires_at: AwareDatetime | None = None
-    emergency: list[Window] | None = Field(default=None, min_length=1)
+    emergency: Windows | None = None
     blocked: bool = False
     expires_at: AwareDatetime | None = None
     reason: str | None = Field(default=None, max_length=500)
@@ -77,7 +85,7 @@ def list_policies() -> dict[str, Any]:
 def check(request: Annotated[CheckRequest, Body()]) -> dict[str, Any]:
     registry = default_registry()
     if request.limits is not None:
-        policies = [Policy(name="custom", windows=tuple(request.limits))]
+        policies = [Policy(name="custom", windows=request.limits)]
     elif request.policy is not None:
         policy = registry.get(request.policy)
         if policy is None:
@@ -87,7 +95,7 @@ def check(request: Annotated[CheckRequest, Body()]) -> dict[str, Any]:
         # Neither given: the caller's own tier, the policy its own requests are held to.
         caller = principal_of(router.current_event.raw_event)
         policies = registry.policies_for(caller.tier)
-    return check_body(rate_limiter().check(request.subject, policies, request.cost))
+    return check_body(rate_limiter().check(CHECK_NAMESPACE + request.subject, policies, request.cost))
 
 
 @router.get("/v1/ratelimit/usage/<subject>", summary="Current use of each window of a subject", tags=TAGS)
@@ -95,6 +103,7 @@ def usage(
     subject: SubjectPath,
     policy: Annotated[str | None, Query(description="Comma-separated policy names (other subjects).")] = None,
 ) -> dict[str, Any]:
+    subject = unquote(subject)  # Powertools hands path parameters over still percent-encoded
     caller = principal_of(router.current_event.raw_event)
     registry = default_registry()
     if subject == caller.principal_id and policy is None:
@@ -103,7 +112,9 @@ def usage(
     else:
         if subject != caller.principal_id:
             _require_admin()
-        names = [n.strip() for n in (policy or registry.default_tier).split(",") if n.strip()]
+        names = list(dict.fromkeys(n.strip() for n in (policy or registry.default_tier).split(",") if n.strip()))
+        if len(names) > MAX_USAGE_POLICIES:
+            raise ValidationError(details=[{"field": "policy", "message": f"at most {MAX_USAGE_POLICIES} policies"}])
         unknown = [n for n in names if registry.get(n) is None]
         if unknown:
             raise ValidationError(details=[{"field": "policy", "message": f"unknown policies {unknown}"}])
@@ -113,11 +124,11 @@ def usage(
 
 @router.put("/v1/ratelimit/overrides/<subject>", summary="Set a subject's override", tags=TAGS)
 def put_override(subject: SubjectPath, request: Annotated[OverrideRequest, Body()]) -> Response[dict[str, Any]]:
+    subject = unquote(subject)
     try:
         override = Override(subject=subject, **request.model_dump(exclude_none=True))
     except PydanticValidationError as error:
-        details = [{"field": ".".join(map(str, e["loc"])) or "body", "message": e["msg"]} for e in error.errors()]
-        raise ValidationError(details=details) from error
+        raise ValidationError(details=validation_details(list(error.errors()))) from error
     created = override_store().put(override)
     rate_limiter().overrides.invalidate(subject)  # type: ignore[attr-defined]
     return Response(status_code=201 if created else 200, content_type="application/json", body=_override_json(override))
@@ -125,7 +136,7 @@ def put_override(subject: SubjectPath, request: Annotated[OverrideRequest, Body(
 
 @router.get("/v1/ratelimit/overrides/<subject>", summary="A subject's override", tags=TAGS)
 def get_override(subject: SubjectPath) -> dict[str, Any]:
-    override = override_store().get(subject)
+    override = override_store().get(unquote(subject))
     if override is None:
         raise NotFoundError("No override for this subject.")
     return _override_json(override)
@@ -133,6 +144,7 @@ def get_override(subject: SubjectPath) -> dict[str, Any]:
 
 @router.delete("/v1/ratelimit/overrides/<subject>", summary="Remove a subject's override", tags=TAGS)
 def delete_override(subject: SubjectPath) -> Response[str]:
+    subject = unquote(subject)
     if not override_store().delete(subject):
         raise NotFoundError("No override for this subject.")
     rate_limiter().overrides.invalidate(subject)  # type: ignore[attr-defined]
