@@ -105,12 +105,21 @@ def handler_event(req: Request, route_key: str, path_parameters: dict[str, str],
     if path_parameters:
         event["pathParameters"] = dict(path_parameters)
     if req.body:
-        if is_text(req.headers.get("content-type")):
-            event["body"] = req.body.decode("utf-8", errors="replace")
+        text = _utf8(req.body) if is_text(req.headers.get("content-type")) else None
+        if text is not None:
+            event["body"] = text
         else:
+            # Binary types, and "text" that is not UTF-8: base64, never a lossy decode.
             event["body"] = base64.b64encode(req.body).decode("ascii")
             event["isBase64Encoded"] = True
     return event
+
+
+def _utf8(body: bytes) -> str | None:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def route_arn(req: Request) -> str:

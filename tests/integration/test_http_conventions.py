@@ -37,3 +37,23 @@ def test_swagger_ui_is_served(local_stack):
 def test_caller_request_id_is_echoed(local_stack):
     response = requests.get(f"{local_stack.api_url}/health", headers={"X-Request-Id": "trace-42"}, timeout=5)
     assert response.headers["X-Request-Id"] == "trace-42"
+
+
+def test_openapi_document_is_valid_openapi_3_1_and_matches_the_api(local_stack):
+    from openapi_spec_validator import validate
+
+    document = requests.get(f"{local_stack.api_url}/openapi.json", timeout=5).json()
+    validate(document)  # raises on any violation of the OpenAPI 3.1 schema
+    create_key = document["paths"]["/v1/keys"]["post"]
+    assert "422" not in create_key["responses"]
+    assert create_key["responses"]["400"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+    assert {"401", "403", "429"} <= create_key["responses"].keys()
+    assert "RateLimit-Policy" in create_key["responses"]["201"]["headers"]
+    assert document["paths"]["/health"]["get"]["security"] == []
+
+
+def test_swagger_ui_embeds_the_same_document(local_stack):
+    page = requests.get(f"{local_stack.api_url}/docs", timeout=5).text
+    assert "#/components/schemas/Error" in page

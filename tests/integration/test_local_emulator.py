@@ -172,6 +172,13 @@ def test_text_body_is_text_and_binary_body_is_base64(fixture_stack):
     assert binary["bodyBytes"] == raw.hex()
 
 
+def test_text_type_with_invalid_utf8_is_passed_as_base64_not_mangled(fixture_stack):
+    raw = b'{"name": "\xff\xfe"}'
+    got = echo(fixture_stack, "/public", method="POST", data=raw, headers={"Content-Type": "application/json"})
+    assert got["event"]["isBase64Encoded"] is True
+    assert base64.b64decode(got["event"]["body"]) == raw
+
+
 def test_routes_prefer_exact_then_parameter_then_greedy(fixture_stack):
     assert echo(fixture_stack, "/items/special", headers=ALLOW)["event"]["routeKey"] == "GET /items/special"
     one = echo(fixture_stack, "/items/7", headers=ALLOW)["event"]
