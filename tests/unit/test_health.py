@@ -84,3 +84,21 @@ def test_redis_down_is_warn_while_limits_fail_open_and_fail_when_one_is_closed(m
         monkeypatch.delenv("RATELIMIT_POLICIES")
         get_settings.cache_clear()
         default_registry.cache_clear()
+
+
+def test_a_probe_still_running_is_not_started_again():
+    release = threading.Event()
+    started = []
+
+    def hanging():
+        started.append(1)
+        release.wait(5)
+        return result("pass")
+
+    try:
+        run_probes({"stuck": hanging}, timeout_seconds=0.1)
+        second = run_probes({"stuck": hanging}, timeout_seconds=0.1)
+    finally:
+        release.set()
+    assert len(started) == 1
+    assert second[0].status == "fail"

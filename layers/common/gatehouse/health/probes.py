@@ -7,8 +7,7 @@ from collections.abc import Callable
 
 from gatehouse.health.model import CheckResult, Status
 from gatehouse.settings import Settings
-from gatehouse.stores.aws import aws_client
-from gatehouse.stores.dynamo import dynamodb_client
+from gatehouse.stores.aws import fail_fast_client
 from gatehouse.stores.redis_client import redis_client
 
 Probe = Callable[[], CheckResult]
@@ -36,7 +35,7 @@ def dynamodb_probe(settings: Settings) -> Probe:
     def probe() -> CheckResult:
         started = time.perf_counter()
         try:
-            dynamodb_client().get_item(
+            fail_fast_client("dynamodb").get_item(
                 TableName=settings.table_name, Key={"pk": {"S": "HEALTH#probe"}, "sk": {"S": "HEALTH"}}
             )
         except Exception as error:
@@ -68,7 +67,7 @@ def scheduler_probe(settings: Settings) -> Probe:
     def probe() -> CheckResult:
         started = time.perf_counter()
         try:
-            aws_client("scheduler").get_schedule_group(Name=settings.schedule_group)
+            fail_fast_client("scheduler").get_schedule_group(Name=settings.schedule_group)
         except Exception as error:
             return _failure("scheduler", "component", settings.schedule_group, error, "fail")
         return CheckResult(
@@ -83,7 +82,7 @@ def dead_letter_probe(name: str, queue_url: str) -> Probe:
 
     def probe() -> CheckResult:
         try:
-            attributes = aws_client("sqs").get_queue_attributes(
+            attributes = fail_fast_client("sqs").get_queue_attributes(
                 QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
             )["Attributes"]
         except Exception as error:

@@ -21,9 +21,20 @@ class Readiness:
     checked_at: float
 
 
+# A probe still running from an earlier round is not started again: a black-holed dependency
+# must not fill the pool with dead probes and keep readiness failing after it recovers.
+_in_flight: dict[str, Future[CheckResult]] = {}
+_in_flight_lock = threading.Lock()
+
+
 def run_probes(probes: dict[str, Probe], timeout_seconds: float) -> list[CheckResult]:
     """Run every probe at once; one that has not answered within the timeout fails."""
-    futures: dict[str, Future[CheckResult]] = {name: _executor.submit(probe) for name, probe in probes.items()}
+    futures: dict[str, Future[CheckResult]] = {}
+    with _in_flight_lock:
+        for name, probe in probes.items():
+            previous = _in_flight.get(name)
+            futures[name] = previous if previous is not None and not previous.done() else _executor.submit(probe)
+            _in_flight[name] = futures[name]
     wait(futures.values(), timeout=timeout_seconds)
     results = []
     for name, future in futures.items():
