@@ -18,6 +18,7 @@ from tests.e2e.tokens import (
     assert_gateway_forbidden,
     assert_gateway_unauthorized,
     b64json,
+    b64url,
     call,
     claims,
     hmac_token,
@@ -28,6 +29,9 @@ from tests.e2e.tokens import (
 
 JWKS_ISSUER = "https://e2e-idp.example.test/"
 JWKS_AUDIENCE = "gatehouse-e2e"
+# With two issuers each needs its own principalPrefix (SPEC §6: one subject per issuer).
+DEV_PREFIX = "dev|"
+JWKS_PREFIX = "idp|"
 
 
 @pytest.fixture
@@ -37,10 +41,10 @@ def info(local_stack) -> dict[str, Any]:
 
 @pytest.fixture
 def jwks(local_stack) -> Iterator[JwksServer]:
-    """An extra RS256 issuer served by a local JWKS endpoint, next to the dev issuer."""
+    """An extra RS256 issuer served by a local JWKS endpoint, next to the dev issuer (both prefixed)."""
     server = JwksServer().start()
-    issuers = json.loads(local_stack.env["JWT_ISSUERS"])
-    issuers.append(server.issuer_config(JWKS_ISSUER, JWKS_AUDIENCE))
+    issuers = [issuer | {"principalPrefix": DEV_PREFIX} for issuer in json.loads(local_stack.env["JWT_ISSUERS"])]
+    issuers.append(server.issuer_config(JWKS_ISSUER, JWKS_AUDIENCE) | {"principalPrefix": JWKS_PREFIX})
     try:
         with stack_env(local_stack, JWT_ISSUERS=json.dumps(issuers)):
             yield server
@@ -182,6 +186,21 @@ def test_tampered_payload_is_refused(local_stack, info):
     refused(local_stack, f"{header}.{b64json(body)}.{signature}")
 
 
+def test_a_deeply_nested_header_or_payload_is_refused_not_a_500(local_stack, info):
+    # json.loads of b64url("[" * 3000) raised RecursionError: the authorizer crashed (500).
+    deep = b64url(b"[" * 3000)
+    refused(local_stack, f"{deep}.{b64json(claims(info))}.c2ln")
+    refused(local_stack, f"{b64json({'alg': 'HS256'})}.{b64url(b'[' * 4000)}.c2ln")
+    refused(local_stack, f"{b64url(b'[' * 1500)}.{b64json(claims(info))}.c2ln")  # inside the 2 KiB header bound
+
+
+@pytest.mark.parametrize("sub", ["key_AAAAAAAAAAAAAAAAAAAA", "check:someone"])
+def test_a_jwt_cannot_take_an_api_key_or_check_subject(local_stack, info, sub):
+    # Validly signed by the dev issuer, whose subjects are bare: still refused, so a JWT never
+    # shares an API key's or the check API's identity (keys, rate-limit bucket).
+    refused(local_stack, mint(info, sub=sub))
+
+
 # -- the JWKS (RS256) issuer -----------------------------------------------------------------------------
 
 
@@ -190,11 +209,42 @@ def test_a_valid_rs256_token_from_the_jwks_issuer_is_accepted(local_stack, jwks)
     response = call(local_stack, "GET", "/v1/me", jwks.token(body))
     assert response.status_code == 200, response.text
     me = response.json()
-    assert me["principalId"] == body["sub"]
+    assert me["principalId"] == JWKS_PREFIX + body["sub"]
+    assert me["ownerId"] == JWKS_PREFIX + body["sub"]
     assert me["authType"] == "jwt"
     assert me["tier"] == "starter"
     assert me["scopes"] == ["keys:read"]
     assert jwks.fetches == 1
+
+
+def test_the_same_subject_at_two_issuers_is_two_identities(local_stack, info, jwks):
+    sub = f"shared-{uuid.uuid4().hex}"
+    dev_token = mint(info, sub=sub, scope="keys:read keys:write")
+    idp_token = jwks.token(jwks_claims(sub=sub, scope="keys:read keys:write"))
+    dev_me = call(local_stack, "GET", "/v1/me", dev_token).json()
+    idp_me = call(local_stack, "GET", "/v1/me", idp_token).json()
+    assert (dev_me["principalId"], dev_me["ownerId"]) == (DEV_PREFIX + sub, DEV_PREFIX + sub)
+    assert (idp_me["principalId"], idp_me["ownerId"]) == (JWKS_PREFIX + sub, JWKS_PREFIX + sub)
+    # A key made by one is not the other's: not listed, not readable.
+    created = call(local_stack, "POST", "/v1/keys", dev_token, json={"name": "dev's", "scopes": ["keys:read"]})
+    assert created.status_code == 201, created.text
+    assert created.json()["ownerId"] == DEV_PREFIX + sub
+    listing = call(local_stack, "GET", "/v1/keys", idp_token)
+    assert listing.status_code == 200, listing.text
+    assert listing.json()["items"] == []
+    assert call(local_stack, "GET", f"/v1/keys/{created.json()['id']}", idp_token).status_code == 404
+
+
+def test_two_issuers_without_prefixes_refuse_every_jwt_but_keep_api_keys(local_stack, info):
+    server = JwksServer().start()
+    issuers = [*json.loads(local_stack.env["JWT_ISSUERS"]), server.issuer_config(JWKS_ISSUER, JWKS_AUDIENCE)]
+    try:
+        with stack_env(local_stack, JWT_ISSUERS=json.dumps(issuers)):
+            refused(local_stack, mint(info))
+            refused(local_stack, server.token(jwks_claims()))
+            assert call(local_stack, "GET", "/v1/me", info["adminKey"]).status_code == 200
+    finally:
+        server.stop()
 
 
 def test_rs_hs_key_confusion_is_refused(local_stack, jwks):

@@ -14,6 +14,7 @@ import pytest
 from tests.e2e.tokens import (
     assert_envelope,
     assert_gateway_forbidden,
+    b64json,
     call,
     detail_fields,
     mint,
@@ -232,6 +233,33 @@ def test_admin_key_sees_every_owners_keys(local_stack, info):
     assert_no_secret(listing, created["key"], info["adminKey"])
 
 
+def test_a_forged_cursor_outside_the_query_is_400_not_500(local_stack, info):
+    # Well-formed JSON in the caller's own partition, but a start key DynamoDB finds outside
+    # the query's boundaries (it answered ValidationException, once a 500).
+    sub, owner = principal(info)
+    create(local_stack, owner)
+    forged = [
+        {"pk": "KEY#zz", "sk": "KEY", "gsi1pk": f"OWNER#{sub}", "gsi1sk": "AAA"},
+        {"pk": "KEY#zz", "sk": "KEY", "gsi1pk": f"OWNER#{sub}", "gsi1sk": "KEY#2026-01-01T00:00:00Z#other"},
+        {"pk": "KEY#zz", "sk": "KEY", "gsi1pk": f"OWNER#{sub}", "gsi1sk": "KEY#2026-01-01T00:00:00Z#zz", "x": "y"},
+    ]
+    for cursor in forged:
+        response = call(local_stack, "GET", "/v1/keys", owner, params={"cursor": b64json(cursor)})
+        body = assert_envelope(response, 400, "VALIDATION_ERROR")
+        assert detail_fields(body) == {"cursor"}, body
+    # The admin list (every key) checks its own index the same way.
+    admin_forged = {"pk": "KEY#zz", "sk": "KEY", "gsi2pk": "KEYS", "gsi2sk": "AAA"}
+    response = call(local_stack, "GET", "/v1/keys", info["adminKey"], params={"cursor": b64json(admin_forged)})
+    assert detail_fields(assert_envelope(response, 400, "VALIDATION_ERROR")) == {"cursor"}
+    # A real cursor still pages on.
+    create(local_stack, owner)
+    first = call(local_stack, "GET", "/v1/keys?limit=1", owner).json()
+    assert first["nextCursor"]
+    second = call(local_stack, "GET", "/v1/keys", owner, params={"limit": 1, "cursor": first["nextCursor"]})
+    assert second.status_code == 200, second.text
+    assert second.json()["items"][0]["id"] != first["items"][0]["id"]
+
+
 # -- privilege escalation ---------------------------------------------------------------------------------
 
 
@@ -382,6 +410,11 @@ def test_unknown_fields_are_400(local_stack, info):
         ("GET", "/v1/keys/bad!id", None),
         ("POST", "/v1/keys/key_00000000000000000000/rotate", {"gracePeriodSeconds": -1}),
         ("POST", "/v1/keys/key_00000000000000000000/rotate", {"gracePeriodSeconds": "soon"}),
+        # Strict integers: none of these is read as a number of seconds (the key does not exist,
+        # so a lax reading would answer 404 instead of 400).
+        ("POST", "/v1/keys/key_00000000000000000000/rotate", {"gracePeriodSeconds": True}),
+        ("POST", "/v1/keys/key_00000000000000000000/rotate", {"gracePeriodSeconds": "60"}),
+        ("POST", "/v1/keys/key_00000000000000000000/rotate", {"gracePeriodSeconds": 60.0}),
     ],
 )
 def test_invalid_requests_are_400_envelopes(local_stack, info, method, path, payload):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import logging
@@ -174,6 +175,41 @@ def test_bearer_parsing(value, token):
 def test_garbage_events_are_refused_not_crashed(env):
     for event in ({}, {"headers": None}, {"headers": {"authorization": 5}}, {"identitySource": [None]}):
         assert authorize(event) == {"isAuthorized": False}
+
+
+def test_a_deeply_nested_jwt_header_is_a_deny_not_an_invocation_error(env):
+    # b64url("[" * 3000): json.loads raised RecursionError, which escaped as a 500.
+    event = load("jwt-ok")
+    header = base64.urlsafe_b64encode(b"[" * 3000).rstrip(b"=").decode()
+    event["headers"]["authorization"] = f"Bearer {header}.e30.c2ln"
+    event["identitySource"] = [event["headers"]["authorization"]]
+    assert authorize(event) == {"isAuthorized": False}
+
+
+def test_bearer_tokens_and_jwts_share_one_length_bound(env):
+    from gatehouse.auth import jwt_verifier
+    from gatehouse.auth.principal import MAX_TOKEN_LENGTH
+
+    assert jwt_verifier.MAX_TOKEN_LENGTH is MAX_TOKEN_LENGTH
+    assert bearer_token("Bearer " + "a" * MAX_TOKEN_LENGTH) == "a" * MAX_TOKEN_LENGTH
+    assert bearer_token("Bearer " + "a" * (MAX_TOKEN_LENGTH + 1)) is None
+
+
+def test_two_issuers_without_prefixes_refuse_jwts_and_say_why(env, caplog):
+    two = [*json.loads(JWT_ISSUERS), {"issuer": "https://other.example/", "audience": AUDIENCE, "secret": SECRET}]
+    env["monkeypatch"].setenv("JWT_ISSUERS", json.dumps(two))
+    reset_default_authenticator()
+    with caplog.at_level(logging.INFO, logger="gatehouse.auth"):
+        assert authorize(load("jwt-ok")) == {"isAuthorized": False}
+    assert "principalPrefix" in caplog.text
+    for issuer, prefix in zip(two, ("local|", "other|"), strict=True):
+        issuer["principalPrefix"] = prefix
+    env["monkeypatch"].setenv("JWT_ISSUERS", json.dumps(two))
+    reset_default_authenticator()
+    allowed = authorize(load("jwt-ok"))
+    assert allowed["isAuthorized"] is True
+    assert allowed["context"]["principalId"].startswith("local|")
+    assert allowed["context"]["ownerId"].startswith("local|")
 
 
 def test_bad_jwt_issuers_config_refuses_jwts_but_keeps_api_keys(env, caplog):

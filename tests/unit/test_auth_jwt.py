@@ -64,14 +64,20 @@ def fetches(jwks_body):
     return fetch
 
 
+DEV_PREFIX = "dev|"
+IDP_PREFIX = "idp|"
+
+
 def make_verifier(fetch=None, **overrides):
     issuers = [
-        {"issuer": DEV_ISS, "audience": AUD, "algorithms": ["HS256"], "secret": SECRET} | overrides.get("dev", {}),
+        {"issuer": DEV_ISS, "audience": AUD, "algorithms": ["HS256"], "secret": SECRET, "principalPrefix": DEV_PREFIX}
+        | overrides.get("dev", {}),
         {
             "issuer": JWKS_ISS,
             "audience": [AUD, "other-api"],
             "algorithms": ["RS256", "ES256", "EdDSA"],
             "jwksUrl": "https://idp.example.com/.well-known/jwks.json",
+            "principalPrefix": IDP_PREFIX,
         }
         | overrides.get("jwks", {}),
     ]
@@ -106,8 +112,8 @@ def forge(header: dict, payload: dict, signer) -> str:
 
 def test_a_valid_hs256_token_gives_a_principal():
     principal = make_verifier().verify(hs(claims(scope="keys:read keys:write", tier="starter")))
-    assert principal.principal_id == "user-1"
-    assert principal.owner_id == "user-1"
+    assert principal.principal_id == "dev|user-1"
+    assert principal.owner_id == "dev|user-1"
     assert principal.auth_type == "jwt"
     assert principal.tier == "starter"
     assert principal.scopes == {"keys:read", "keys:write"}
@@ -119,7 +125,7 @@ def test_a_valid_hs256_token_gives_a_principal():
 )
 def test_jwks_issuer_accepts_each_allowed_asymmetric_algorithm(keys, fetches, kid, key_name, alg):
     token = jwt.encode(claims(iss=JWKS_ISS, aud="other-api"), keys[key_name], algorithm=alg, headers={"kid": kid})
-    assert make_verifier(fetches).verify(token).principal_id == "user-1"
+    assert make_verifier(fetches).verify(token).principal_id == "idp|user-1"
 
 
 # --- refusals -----------------------------------------------------------------------------
@@ -247,6 +253,92 @@ def test_required_typ_is_checked_against_the_header(typ, ok):
             verifier.verify(token)
 
 
+def test_a_deeply_nested_header_or_payload_is_refused_not_crashed():
+    # json.loads of "[[[[..." raises RecursionError (not a ValueError): once an authorizer 500.
+    # Both reachable inside the segment bounds (2 KiB header, 6 KiB payload).
+    deep_header, deep_payload = b64(b"[" * 1500), b64(b"[" * 4000)
+    body, empty = b64(json.dumps(claims()).encode()), b64(b"{}")
+    for token in (f"{deep_header}.{body}.c2ln", f"{empty}.{deep_payload}.c2ln"):
+        with pytest.raises(InvalidToken, match="malformed"):
+            make_verifier().verify(token)
+
+
+def test_header_and_payload_segments_are_bounded_before_decoding():
+    header = {"alg": "HS256", "typ": "JWT", "pad": "x" * 2000}
+    with pytest.raises(InvalidToken, match="too long"):
+        make_verifier().verify(hs(claims(), headers=header))
+    with pytest.raises(InvalidToken, match="too long"):
+        make_verifier().verify(hs(claims(pad="x" * 5000)))
+    # Just under the bounds is still verified as usual.
+    assert make_verifier().verify(hs(claims(pad="x" * 4000), headers={"pad": "x" * 1400}))
+
+
+# --- identity per issuer ----------------------------------------------------------------------------
+
+
+def test_the_same_subject_at_two_issuers_is_two_principals(keys, fetches):
+    verifier = make_verifier(fetches)
+    dev = verifier.verify(hs(claims(sub="u1", org="o1")))
+    idp = verifier.verify(
+        jwt.encode(claims(iss=JWKS_ISS, sub="u1"), keys["rsa"], algorithm="RS256", headers={"kid": "rsa-1"})
+    )
+    assert (dev.principal_id, dev.owner_id) == ("dev|u1", "dev|u1")
+    assert (idp.principal_id, idp.owner_id) == ("idp|u1", "idp|u1")
+    # The owner claim is prefixed too: an org at one issuer is not the same-named org at another.
+    org = make_verifier(fetches, dev={"ownerClaim": "org"}).verify(hs(claims(sub="u1", org="o1")))
+    assert (org.principal_id, org.owner_id) == ("dev|u1", "dev|o1")
+
+
+def test_a_single_issuer_may_keep_bare_subjects():
+    verifier = JwtVerifier(parse_issuers(json.dumps([{"issuer": DEV_ISS, "audience": AUD, "secret": SECRET}])))
+    assert verifier.verify(hs(claims(sub="u1"))).principal_id == "u1"
+    prefixed = [{"issuer": DEV_ISS, "audience": AUD, "secret": SECRET, "principalPrefix": "acme|"}]
+    assert JwtVerifier(parse_issuers(json.dumps(prefixed))).verify(hs(claims(sub="u1"))).owner_id == "acme|u1"
+
+
+@pytest.mark.parametrize(
+    ("prefixes", "message"),
+    [
+        ((None, None), "distinct non-empty principalPrefix"),
+        (("a|", None), "distinct non-empty principalPrefix"),
+        (("a|", ""), "distinct non-empty principalPrefix"),
+        (("a|", "a|"), "distinct principalPrefix"),
+        (("a", "ab"), "none the start of another"),  # "a"+"bx" == "ab"+"x"
+    ],
+)
+def test_several_issuers_need_distinct_non_empty_prefixes(prefixes, message):
+    issuers = [
+        {"issuer": iss, "audience": AUD, "secret": SECRET} | ({"principalPrefix": p} if p is not None else {})
+        for iss, p in zip(("https://a.example/", "https://b.example/"), prefixes, strict=True)
+    ]
+    with pytest.raises(AuthConfigError, match=message):
+        parse_issuers(json.dumps(issuers))
+
+
+@pytest.mark.parametrize("prefix", [7, None, "key_", "check:x", "a\nb", "x" * 65])
+def test_unusable_principal_prefixes_are_refused(prefix):
+    with pytest.raises(AuthConfigError, match="principalPrefix"):
+        parse_issuer({"issuer": "i", "audience": "a", "secret": SECRET, "principalPrefix": prefix})
+
+
+@pytest.mark.parametrize(
+    ("extra", "dev"),
+    [
+        ({"sub": "key_AAAAAAAAAAAAAAAAAAAA"}, {}),
+        ({"sub": "check:someone"}, {}),
+        ({"sub": "u1", "org": "key_AAAAAAAAAAAAAAAAAAAA"}, {"ownerClaim": "org"}),
+        ({"sub": "u1", "org": "check:x"}, {"ownerClaim": "org"}),
+        ({"uid": "_abc"}, {"principalClaim": "uid", "principalPrefix": "key"}),
+    ],
+)
+def test_a_jwt_can_never_take_an_api_key_or_check_subject(extra, dev):
+    # With one bare issuer (the dev setup) or a prefix that completes a reserved namespace.
+    config = {"issuer": DEV_ISS, "audience": AUD, "secret": SECRET} | dev
+    verifier = JwtVerifier(parse_issuers(json.dumps([config])))
+    with pytest.raises(InvalidToken, match="reserved namespace"):
+        verifier.verify(hs(claims(**extra)))
+
+
 # --- scopes, tier, owner ---------------------------------------------------------------------
 
 
@@ -282,11 +374,11 @@ def test_tier_scope_principal_and_owner_claims_are_configurable():
     assert (principal.tier, principal.scopes, principal.principal_id, principal.owner_id) == (
         "professional",
         {"keys:read"},
-        "u-9",
-        "org-7",
+        "dev|u-9",
+        "dev|org-7",
     )
     # No org claim: the principal owns its own things.
-    assert verifier.verify(hs(claims(uid="u-9"))).owner_id == "u-9"
+    assert verifier.verify(hs(claims(uid="u-9"))).owner_id == "dev|u-9"
 
 
 # --- issuer configuration ---------------------------------------------------------------------

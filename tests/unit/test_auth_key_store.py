@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from gatehouse.auth.key_store import DynamoKeyStore, KeyRecord, from_rfc3339, to_rfc3339
@@ -133,6 +137,84 @@ def test_garbage_cursors_are_a_validation_error(store, cursor):
         store.list_by_owner("org_1", 2, cursor)
     with pytest.raises(ValidationError):
         store.list_all(2, cursor)
+
+
+def cursor_of(key: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).rstrip(b"=").decode()
+
+
+OWNER_CURSOR = {"pk": "KEY#k1", "sk": "KEY", "gsi1pk": "OWNER#org_1", "gsi1sk": "KEY#2027-01-15T08:00:00Z#k1"}
+ALL_CURSOR = {"pk": "KEY#k1", "sk": "KEY", "gsi2pk": "KEYS", "gsi2sk": "2027-01-15T08:00:00Z#k1"}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"gsi1sk": "AAA"},  # outside begins_with(gsi1sk, "KEY#"): DynamoDB's ValidationException
+        {"gsi1sk": "KEY#2027-01-15T08:00:00Z#other"},  # not the id of pk
+        {"gsi1sk": "KEY#k1"},  # no createdAt
+        {"gsi1sk": "KEY##k1"},
+        {"gsi1sk": "KEY#a#b#k1"},
+        {"pk": "KEY#", "gsi1sk": "KEY#2027-01-15T08:00:00Z#"},
+        {"pk": "KEYHASH#k1"},
+        {"sk": "KEYHASH"},
+        {"gsi1pk": "OWNER#org_2"},
+        {"gsi1sk": 5},
+        {"extra": "x"},
+        {"gsi2pk": "KEYS"},
+    ],
+)
+def test_forged_owner_cursors_are_a_validation_error_on_the_cursor(store, change):
+    with pytest.raises(ValidationError) as refused:
+        store.list_by_owner("org_1", 2, cursor_of(OWNER_CURSOR | change))
+    assert refused.value.details == [{"field": "cursor", "message": "invalid"}]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"gsi2sk": "AAA"},
+        {"gsi2sk": "2027-01-15T08:00:00Z#other"},
+        {"gsi2sk": "#k1"},
+        {"gsi2pk": "OWNER#org_1"},
+        {"pk": "KEY#a#k1", "gsi2sk": "2027-01-15T08:00:00Z#a#k1"},
+    ],
+)
+def test_forged_admin_cursors_are_a_validation_error_on_the_cursor(store, change):
+    with pytest.raises(ValidationError) as refused:
+        store.list_all(2, cursor_of(ALL_CURSOR | change))
+    assert refused.value.details == [{"field": "cursor", "message": "invalid"}]
+
+
+def test_well_shaped_cursors_are_accepted(store):
+    assert store.list_by_owner("org_1", 2, cursor_of(OWNER_CURSOR)).items == []
+    assert store.list_all(2, cursor_of(ALL_CURSOR)).items == []
+
+
+class RefusingClient:
+    """A DynamoDB client whose every query fails with the given error code."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def query(self, **_):
+        raise ClientError({"Error": {"Code": self.code, "Message": "refused"}}, "Query")
+
+
+def test_a_validation_exception_on_a_cursor_query_is_a_400_on_the_cursor():
+    store = DynamoKeyStore(RefusingClient("ValidationException"), TABLE)
+    with pytest.raises(ValidationError) as refused:
+        store.list_by_owner("org_1", 2, cursor_of(OWNER_CURSOR))
+    assert refused.value.details == [{"field": "cursor", "message": "invalid"}]
+    with pytest.raises(ValidationError):
+        store.list_all(2, cursor_of(ALL_CURSOR))
+    # Without a cursor it is the server's own fault, and other errors are never masked.
+    with pytest.raises(ClientError):
+        store.list_by_owner("org_1", 2, None)
+    with pytest.raises(ClientError):
+        DynamoKeyStore(RefusingClient("ProvisionedThroughputExceededException"), TABLE).list_all(
+            2, cursor_of(ALL_CURSOR)
+        )
 
 
 def test_rotate_marks_the_old_key_and_writes_the_new_one(store, client):

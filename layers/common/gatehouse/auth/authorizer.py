@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Final
 from gatehouse.auth import api_key_format
 from gatehouse.auth.env import AuthEnv, load_auth_env
 from gatehouse.auth.exceptions import AuthConfigError, InvalidToken
-from gatehouse.auth.principal import Principal
+from gatehouse.auth.principal import MAX_TOKEN_LENGTH, Principal
 from gatehouse.auth.scopes import has_scope, required_scope
 
 if TYPE_CHECKING:
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("gatehouse.auth")
 
 DENY: Final[dict[str, Any]] = {"isAuthorized": False}
-MAX_BEARER_LENGTH: Final = 8192  # the JWT verifier's bound too; API Gateway caps headers at 10 KiB
 
 
 class Authenticator:
@@ -153,7 +152,7 @@ def bearer_token(value: str | None) -> str | None:
         return None
     scheme, _, token = value.strip().partition(" ")
     token = token.strip()
-    if scheme.lower() != "bearer" or not token or len(token) > MAX_BEARER_LENGTH or any(c.isspace() for c in token):
+    if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH or any(c.isspace() for c in token):
         return None
     return token
 

@@ -24,10 +24,21 @@ from jwt.exceptions import PyJWTError
 from gatehouse.auth.exceptions import AuthConfigError, InvalidToken
 from gatehouse.auth.jwks import ASYMMETRIC_ALGORITHMS, JwksCache
 from gatehouse.auth.key_cache import TtlCache
-from gatehouse.auth.principal import DEFAULT_TIER, TIERS, Principal
+from gatehouse.auth.principal import (
+    DEFAULT_TIER,
+    MAX_TOKEN_LENGTH,
+    RESERVED_ID_PREFIXES,
+    TIERS,
+    Principal,
+    is_reserved_id,
+)
 
 LEEWAY_SECONDS: Final = 30
-MAX_TOKEN_LENGTH: Final = 8192
+# Bounds on the two unverified segments, checked before any decoding: real headers are well under
+# a few hundred bytes and claims under a few KiB, and a bound keeps a hostile one cheap to refuse.
+MAX_HEADER_SEGMENT_LENGTH: Final = 2048
+MAX_PAYLOAD_SEGMENT_LENGTH: Final = 6144
+MAX_PRINCIPAL_PREFIX_LENGTH: Final = 64
 MIN_HMAC_SECRET_BYTES: Final = 32  # RFC 7518 §3.2: a key at least as long as the hash
 DEFAULT_SCOPE_CLAIMS: Final = ("scope", "scp", "permissions")
 _LOCAL_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -44,6 +55,7 @@ _CONFIG_FIELDS: Final = frozenset(
         "scopeClaims",
         "principalClaim",
         "ownerClaim",
+        "principalPrefix",
     }
 )
 
@@ -60,6 +72,9 @@ class IssuerConfig:
     scope_claims: tuple[str, ...] = DEFAULT_SCOPE_CLAIMS
     principal_claim: str = "sub"
     owner_claim: str = "sub"
+    # Put before both the principal id and the owner id, so the same `sub` at two issuers
+    # names two identities (keys, rate-limit buckets). Required (and distinct) with 2+ issuers.
+    principal_prefix: str = ""
 
 
 def _normalise_typ(typ: str) -> str:
@@ -82,6 +97,20 @@ def _check_jwks_url(url: str) -> str:
     if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS):
         return url
     raise AuthConfigError("JWT_ISSUERS: jwksUrl must be https (http only for localhost)")
+
+
+def _principal_prefix(prefix: Any, issuer: str) -> str:
+    if not isinstance(prefix, str) or len(prefix) > MAX_PRINCIPAL_PREFIX_LENGTH or not prefix.isprintable():
+        raise AuthConfigError(
+            f"JWT_ISSUERS: {issuer}: principalPrefix must be a string of at most "
+            f"{MAX_PRINCIPAL_PREFIX_LENGTH} printable characters"
+        )
+    if is_reserved_id(prefix):
+        raise AuthConfigError(
+            f"JWT_ISSUERS: {issuer}: principalPrefix must not start with a reserved namespace "
+            f"{list(RESERVED_ID_PREFIXES)}"
+        )
+    return prefix
 
 
 def parse_issuer(raw: Any) -> IssuerConfig:
@@ -125,6 +154,7 @@ def parse_issuer(raw: Any) -> IssuerConfig:
         scope_claims=_string_list(raw.get("scopeClaims", list(DEFAULT_SCOPE_CLAIMS)), "scopeClaims"),
         principal_claim=_string_list(raw.get("principalClaim", "sub"), "principalClaim")[0],
         owner_claim=_string_list(raw.get("ownerClaim", "sub"), "ownerClaim")[0],
+        principal_prefix=_principal_prefix(raw.get("principalPrefix", ""), issuer),
     )
 
 
@@ -140,7 +170,31 @@ def parse_issuers(text: str) -> list[IssuerConfig]:
     names = [i.issuer for i in issuers]
     if len(set(names)) != len(names):
         raise AuthConfigError("JWT_ISSUERS: an issuer is listed twice")
+    if len(issuers) > 1:
+        _check_prefixes(issuers)
     return issuers
+
+
+def _check_prefixes(issuers: list[IssuerConfig]) -> None:
+    """With several issuers, every one needs its own principalPrefix, none a prefix of another.
+
+    Otherwise `sub=u1` at one issuer would be the same principal (same keys, same rate-limit
+    bucket) as `sub=u1` at another. Prefix-free rather than merely distinct, because with
+    "a" and "ab" the subject "bx" at the first issuer and "x" at the second would both be "abx".
+    """
+    unprefixed = [i.issuer for i in issuers if not i.principal_prefix]
+    if unprefixed:
+        raise AuthConfigError(
+            "JWT_ISSUERS: with more than one issuer every issuer needs a distinct non-empty "
+            f'principalPrefix (such as "acme|"); missing for {unprefixed}'
+        )
+    for a in issuers:
+        for b in issuers:
+            if a is not b and b.principal_prefix.startswith(a.principal_prefix):
+                raise AuthConfigError(
+                    "JWT_ISSUERS: with more than one issuer every issuer needs a distinct principalPrefix, "
+                    f"none the start of another; {a.issuer!r} and {b.issuer!r} clash"
+                )
 
 
 def scopes_from_claims(claims: dict[str, Any], scope_claims: tuple[str, ...]) -> frozenset[str]:
@@ -175,9 +229,13 @@ def _unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     parts = token.split(".")
     if len(parts) != 3:
         raise InvalidToken("malformed JWT")
+    if len(parts[0]) > MAX_HEADER_SEGMENT_LENGTH or len(parts[1]) > MAX_PAYLOAD_SEGMENT_LENGTH:
+        raise InvalidToken("malformed JWT (segment too long)")
     try:
         header, claims = _b64_json(parts[0]), _b64_json(parts[1])
-    except (ValueError, binascii.Error):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+    # JSONDecodeError and UnicodeDecodeError are ValueErrors; deeply nested JSON ("[[[[...") is
+    # a RecursionError in the decoder. Every one of them is a refusal, never a crash (500).
+    except (ValueError, binascii.Error, RecursionError):
         raise InvalidToken("malformed JWT") from None
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise InvalidToken("malformed JWT")
@@ -261,6 +319,8 @@ class JwtVerifier:
             )
         except PyJWTError as exc:
             raise InvalidToken(f"JWT refused: {type(exc).__name__}", **log) from None
+        except (ValueError, RecursionError) as exc:  # anything pyjwt's own parsing lets through
+            raise InvalidToken(f"JWT refused: {type(exc).__name__}", **log) from None
         return self._principal(claims, config, log), float(claims["exp"])
 
     @staticmethod
@@ -272,6 +332,12 @@ class JwtVerifier:
         # No owner claim (say, a user outside any org): the principal owns its own things.
         if not isinstance(owner_id, str) or not owner_id:
             owner_id = principal_id
+        principal_id = config.principal_prefix + principal_id
+        owner_id = config.principal_prefix + owner_id
+        # A JWT must never alias an API key's id or the check API's subjects (shared key
+        # ownership, shared rate-limit buckets): those namespaces are not a JWT's to claim.
+        if is_reserved_id(principal_id) or is_reserved_id(owner_id):
+            raise InvalidToken("principal or owner id in a reserved namespace", **log)
         return Principal(
             principal_id=principal_id,
             owner_id=owner_id,

@@ -221,24 +221,41 @@ def _encode_cursor(key: dict[str, str]) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def _decode_cursor(cursor: str, index_pk: str, index_sk: str, partition: str) -> dict[str, Any]:
-    invalid = ValidationError("The cursor is not valid.", details=[{"field": "cursor", "message": "invalid"}])
+def _invalid_cursor() -> ValidationError:
+    return ValidationError("The cursor is not valid.", details=[{"field": "cursor", "message": "invalid"}])
+
+
+def _decode_cursor(cursor: str, index_pk: str, index_sk: str, partition: str, sk_prefix: str) -> dict[str, Any]:
+    """The ExclusiveStartKey of a cursor this store wrote for this very list, else ValidationError.
+
+    Checked strictly, so that a forged cursor can neither continue another list (another
+    owner's partition) nor reach DynamoDB with a start key outside the query's boundaries
+    (which it answers with a ValidationException): exactly the four attributes, the key item's
+    pk/sk, the list's partition, and an index sort key `<sk_prefix><createdAt>#<id>` whose id
+    is the one in pk - the shape key_record_item writes.
+    """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         key = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise invalid from None
-    expected = {"pk", "sk", index_pk, index_sk}
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+        raise _invalid_cursor() from None
     if (
         not isinstance(key, dict)
-        or set(key) != expected
+        or set(key) != {"pk", "sk", index_pk, index_sk}
         or not all(isinstance(v, str) for v in key.values())
         # A cursor only continues the list it came from: never another owner's partition.
         or key[index_pk] != partition
-        or not key["pk"].startswith("KEY#")
         or key["sk"] != "KEY"
+        or not key["pk"].startswith("KEY#")
     ):
-        raise invalid
+        raise _invalid_cursor()
+    key_id = key["pk"].removeprefix("KEY#")
+    sort_key: str = key[index_sk]
+    if not key_id or "#" in key_id or not sort_key.startswith(sk_prefix) or not sort_key.endswith(f"#{key_id}"):
+        raise _invalid_cursor()
+    created_at = sort_key[len(sk_prefix) : len(sort_key) - len(key_id) - 1]  # empty if the two overlap
+    if not created_at or "#" in created_at:
+        raise _invalid_cursor()
     return {k: {"S": v} for k, v in key.items()}
 
 
@@ -307,7 +324,7 @@ class DynamoKeyStore:
             index_pk="gsi2pk",
             index_sk="gsi2sk",
             partition="KEYS",
-            sk_prefix=None,
+            sk_prefix="",
             limit=limit,
             cursor=cursor,
         )
@@ -420,7 +437,7 @@ class DynamoKeyStore:
         index_pk: str,
         index_sk: str,
         partition: str,
-        sk_prefix: str | None,
+        sk_prefix: str,
         limit: int,
         cursor: str | None,
     ) -> KeyPage:
@@ -440,8 +457,15 @@ class DynamoKeyStore:
             "Limit": limit + 1,
         }
         if cursor:
-            request["ExclusiveStartKey"] = _decode_cursor(cursor, index_pk, index_sk, partition)
-        items = self._client.query(**request).get("Items", [])
+            request["ExclusiveStartKey"] = _decode_cursor(cursor, index_pk, index_sk, partition, sk_prefix)
+        try:
+            items = self._client.query(**request).get("Items", [])
+        except ClientError as error:
+            # Belt and braces behind _decode_cursor: a start key DynamoDB still finds outside the
+            # query's boundaries is the caller's cursor at fault (400), not a server error.
+            if cursor and error.response.get("Error", {}).get("Code") == "ValidationException":
+                raise _invalid_cursor() from None
+            raise
         records = [key_record_from_item(item) for item in items[:limit]]
         next_cursor = None
         if len(items) > limit:

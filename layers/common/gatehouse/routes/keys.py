@@ -33,7 +33,8 @@ class CreateKeyRequest(ApiRequest):
 
 
 class RotateKeyRequest(ApiRequest):
-    grace_period_seconds: int = Field(default=86_400, ge=0, le=30 * 86_400)
+    # Strict: `true`, `"60"` and `60.0` are refused, not read as 1, 60 and 60 seconds.
+    grace_period_seconds: int = Field(default=86_400, ge=0, le=30 * 86_400, strict=True)
 
 
 def _caller() -> Principal:
