@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
 class Settings(BaseModel):
@@ -25,15 +25,16 @@ class Settings(BaseModel):
     event_bus_name: str = Field("gatehouse", alias="EVENT_BUS_NAME")
     aws_timeout_seconds: float = Field(2.0, alias="AWS_CLIENT_TIMEOUT_SECONDS")
 
-    redis_url: str = Field("redis://127.0.0.1:6379/0", alias="REDIS_URL")
+    redis_url: SecretStr = Field(SecretStr("redis://127.0.0.1:6379/0"), alias="REDIS_URL")  # may hold a password
     redis_cluster: bool = Field(False, alias="REDIS_CLUSTER")
     redis_connect_timeout_ms: int = Field(50, alias="REDIS_CONNECT_TIMEOUT_MS", ge=1)
     redis_read_timeout_ms: int = Field(100, alias="REDIS_READ_TIMEOUT_MS", ge=1)
 
     # Authorizer and identity (SPEC §6, §7).
     authorizer_cache_ttl: int = Field(60, alias="AUTHORIZER_CACHE_TTL", ge=0)
-    jwt_issuers: str = Field("[]", alias="JWT_ISSUERS")  # JSON list, parsed by gatehouse.auth
-    api_key_pepper: str = Field("", alias="API_KEY_PEPPER")
+    # Secrets: SecretStr keeps them out of any repr or log of the settings.
+    jwt_issuers: SecretStr = Field(SecretStr("[]"), alias="JWT_ISSUERS")  # JSON list, parsed by gatehouse.auth
+    api_key_pepper: SecretStr = Field(SecretStr(""), alias="API_KEY_PEPPER")
     api_key_cache_seconds: float = Field(10.0, alias="API_KEY_CACHE_SECONDS", ge=0)
 
     # Rate limiting (SPEC §8).

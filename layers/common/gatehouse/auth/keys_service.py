@@ -307,7 +307,7 @@ def default_service() -> KeysService:
     return KeysService(
         DynamoKeyStore(dynamodb_client(), table_name()),
         environment=settings.key_environment,
-        pepper=settings.api_key_pepper,
+        pepper=settings.api_key_pepper.get_secret_value(),
     )
 
 

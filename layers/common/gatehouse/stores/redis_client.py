@@ -31,5 +31,5 @@ def redis_client() -> Any:
         "health_check_interval": 30,
     }
     if settings.redis_cluster:
-        return redis.RedisCluster.from_url(settings.redis_url, **options)
-    return redis.Redis.from_url(settings.redis_url, **options)
+        return redis.RedisCluster.from_url(settings.redis_url.get_secret_value(), **options)
+    return redis.Redis.from_url(settings.redis_url.get_secret_value(), **options)
