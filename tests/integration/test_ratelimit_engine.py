@@ -178,6 +178,20 @@ def test_every_key_the_script_touches_is_declared_and_in_one_slot(engine, client
     assert all(0 < ttl <= 2 * 3600 * 1000 + 1000 for ttl in ttls)
 
 
+@pytest.mark.parametrize("algorithm", ["gcra", "sliding"])
+def test_expiry_always_covers_the_state_it_guards(engine, client, subject, algorithm):
+    # Most charges rewrite a key with KEEPTTL; its deadline must still never fall before the
+    # state matters no more (the GCRA TAT; the end of the sliding counter's next bucket).
+    windows = one("w", 1000, 1, algorithm)
+    key = keys_for(subject, windows)[0]
+    for _ in range(300):  # GCRA: the TAT moves 900 ms, most likely across a period boundary
+        decision = engine.evaluate(subject, windows, 3)
+        assert decision.allowed
+        reset_ms = decision.windows[0].reset_after_ms
+        pttl = client.pttl(key)
+        assert reset_ms - 5 <= pttl <= 2 * 1000 + 5, (reset_ms, pttl)
+
+
 def command_calls(client):
     stats = client.info("commandstats")
     return {name.removeprefix("cmdstat_"): value["calls"] for name, value in stats.items()}
@@ -195,7 +209,7 @@ def test_one_round_trip_per_check(engine, client, subject):
     assert calls.pop("evalsha") == 10
     # commandstats also counts the commands the script runs inside Redis; nothing else came
     # from the client (no EVAL, SCRIPT LOAD, or separate reads).
-    inside_script = {"time", "get", "set", "hmget", "hset", "pexpire"}
+    inside_script = {"time", "get", "mget", "set", "hmget", "hset", "pexpire"}
     assert set(calls) <= inside_script | {"config|resetstat", "info"}
 
 
@@ -210,6 +224,24 @@ def test_noscript_falls_back_to_eval_and_recaches(engine, client, subject):
     CountingConnection.sent = 0
     engine.evaluate(subject, windows, 1)
     assert CountingConnection.sent == 1
+
+
+def test_generic_client_path_decides_alike(engine, redis_url, subject):
+    # Clients other than a plain redis.Redis (RedisCluster, subclasses) take redis-py's evalsha.
+    class OtherClient(redis.Redis):
+        pass
+
+    other = OtherClient.from_url(redis_url, socket_timeout=5)
+    generic = RedisEngine(other)
+    assert generic._pool is None and engine._pool is not None
+    windows = scoped_windows([DEFAULT_POLICIES["free"], DEFAULT_POLICIES["credentials"]])
+    other.script_flush()  # NOSCRIPT, then EVAL
+    for i in range(6):
+        a = engine.evaluate(subject, windows, 1) if i % 2 else generic.evaluate(subject, windows, 1)
+        b = generic.evaluate(subject, windows, 1, peek=True)
+        assert [w.remaining for w in a.windows] == [w.remaining for w in b.windows]
+        assert a.allowed == (i < 5)
+    other.close()
 
 
 @pytest.fixture
