@@ -246,12 +246,26 @@ def _run(endpoint: str, n: int, store_note: str, started: float) -> list[Table]:
 
     with _JwksServer({"keys": [jwk for _, jwk in signing.values()]}) as jwks:
         issuers: list[dict[str, Any]] = [
-            {"issuer": hs_issuer, "audience": AUDIENCE, "algorithms": ["HS256"], "secret": hs_secret}
+            {
+                "issuer": hs_issuer,
+                "audience": AUDIENCE,
+                "algorithms": ["HS256"],
+                "secret": hs_secret,
+                "principalPrefix": "hs256|",
+            }
         ]
         tokens = {"HS256": jwt.encode(_claims(hs_issuer), hs_secret, algorithm="HS256")}
         for alg, (private, jwk) in signing.items():
             iss = f"https://bench.local/{alg.lower()}"
-            issuers.append({"issuer": iss, "audience": AUDIENCE, "algorithms": [alg], "jwksUrl": jwks.url})
+            issuers.append(
+                {
+                    "issuer": iss,
+                    "audience": AUDIENCE,
+                    "algorithms": [alg],
+                    "jwksUrl": jwks.url,
+                    "principalPrefix": f"{alg.lower()}|",
+                }
+            )
             tokens[alg] = jwt.encode(_claims(iss), private, algorithm=alg, headers={"kid": jwk["kid"]})
 
         # Warm: the product's defaults (verified-token cache 60 s, API-key cache 10 s).
