@@ -25,11 +25,11 @@ BLOCK_RETRY_AFTER_SECONDS = 3600
 MAX_BLOCK_RETRY_AFTER_SECONDS = 86_400
 
 
-class Override(_FrozenModel):
-    """What an operator set for one subject. Times accept ISO 8601 or epoch seconds; a naive
-    ISO time is read as UTC. Precedence: block > emergency > custom limits (then boost)."""
+class OverrideSettings(_FrozenModel):
+    """What an operator sets for a subject (the body of PUT …/overrides/{subject}). Times accept
+    ISO 8601 or epoch seconds; a naive ISO time is read as UTC. Precedence: block > emergency >
+    custom limits (then boost)."""
 
-    subject: str = Field(min_length=1, max_length=1024)
     # Replace the windows of the tier policies (route-group windows such as credentials stay).
     limits: Windows | None = None
     # Multiply tier limits (and bursts) until boost_expires_at: a launch day, a migration.
@@ -56,7 +56,7 @@ class Override(_FrozenModel):
         return value
 
     @model_validator(mode="after")
-    def _boost_needs_expiry(self) -> Override:
+    def _boost_needs_expiry(self) -> OverrideSettings:
         # A boost is temporary by definition; a permanent change is what `limits` is for.
         if self.boost is not None and self.boost_expires_at is None:
             raise ValueError("boost needs boost_expires_at")
@@ -64,6 +64,12 @@ class Override(_FrozenModel):
 
     def active(self, now: float) -> bool:
         return self.expires_at is None or self.expires_at.timestamp() > now
+
+
+class Override(OverrideSettings):
+    """The settings of one subject, as stored and applied."""
+
+    subject: str = Field(min_length=1, max_length=1024)
 
 
 @dataclass(frozen=True, slots=True)

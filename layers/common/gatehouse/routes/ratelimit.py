@@ -8,7 +8,7 @@ from urllib.parse import unquote
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from gatehouse.api import validation_details
@@ -16,7 +16,7 @@ from gatehouse.auth.scopes import RATELIMIT_ADMIN, has_scope
 from gatehouse.errors import AuthorizationError, NotFoundError, ValidationError
 from gatehouse.guards import principal_of
 from gatehouse.models import ApiRequest
-from gatehouse.ratelimit.overrides import Override
+from gatehouse.ratelimit.overrides import Override, OverrideSettings
 from gatehouse.ratelimit.policies import Policy, Windows, default_registry
 from gatehouse.ratelimit.render import check_body, usage_body
 from gatehouse.ratelimit.runtime import override_store, rate_limiter
@@ -43,18 +43,6 @@ class CheckRequest(ApiRequest):
         if self.policy is not None and self.limits is not None:
             raise ValueError("give either policy or limits, not both")
         return self
-
-
-class OverrideRequest(ApiRequest):
-    """An override as an operator writes it; the subject comes from the path."""
-
-    limits: Windows | None = None
-    boost: float | None = Field(default=None, gt=0, le=1000)
-    boost_expires_at: AwareDatetime | None = None
-    emergency: Windows | None = None
-    blocked: bool = False
-    expires_at: AwareDatetime | None = None
-    reason: str | None = Field(default=None, max_length=500)
 
 
 def _policy_json(policy: Policy) -> dict[str, Any]:
@@ -123,7 +111,7 @@ def usage(
 
 
 @router.put("/v1/ratelimit/overrides/<subject>", summary="Set a subject's override", tags=TAGS)
-def put_override(subject: SubjectPath, request: Annotated[OverrideRequest, Body()]) -> Response[dict[str, Any]]:
+def put_override(subject: SubjectPath, request: Annotated[OverrideSettings, Body()]) -> Response[dict[str, Any]]:
     subject = unquote(subject)
     try:
         override = Override(subject=subject, **request.model_dump(exclude_none=True))
