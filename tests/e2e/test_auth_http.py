@@ -106,6 +106,7 @@ def test_the_dev_issuer_token_is_accepted(local_stack, info):
         "tier": "starter",
         "scopes": ["keys:read", "metrics:read"],
         "keyId": None,
+        "expiresAt": None,
     }
 
 

@@ -142,6 +142,7 @@ def test_key_lifecycle_create_use_list_rotate_revoke(local_stack, info, no_key_c
         "tier": "enterprise",
         "scopes": ["keys:read", "keys:write"],
         "keyId": key_id,
+        "expiresAt": None,
     }
     assert_no_secret(response, *secrets)
 
@@ -294,6 +295,40 @@ def test_a_key_cannot_mint_a_key_with_more_scopes_than_itself(local_stack, info)
     writer_key = create(local_stack, owner, scopes=["keys:write"])["key"]
     response = call(local_stack, "POST", "/v1/keys", writer_key, json={"name": "x", "scopes": ["keys:read"]})
     assert detail_fields(assert_envelope(response, 403, "AUTHORIZATION_ERROR")) == {"scopes"}
+
+
+def test_an_expiring_key_cannot_mint_a_key_that_outlives_it(local_stack, info):
+    """A temporary (or leaked) key with keys:write cannot mint itself a permanent key."""
+    from datetime import UTC, datetime
+
+    _, admin = principal(info, scope="admin")
+    in_an_hour = datetime.fromtimestamp(int(time.time()) + 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    parent = create(local_stack, admin, scopes=["keys:read", "keys:write"], expiresAt=in_an_hour)
+    assert parent["expiresAt"] == in_an_hour
+
+    # /v1/me as the parent shows when it stops working; a JWT has no such limit.
+    mine = me(local_stack, parent["key"])
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["expiresAt"] == in_an_hour
+    assert me(local_stack, admin).json()["expiresAt"] is None
+
+    # No expiresAt asked, or a later one: 201, capped to the parent's, and the answer says so.
+    child = create(local_stack, parent["key"], name="child")
+    assert child["expiresAt"] == in_an_hour
+    later = create(local_stack, parent["key"], name="later", expiresAt="2099-01-01T00:00:00Z")
+    assert later["expiresAt"] == in_an_hour
+    assert call(local_stack, "GET", f"/v1/keys/{child['id']}", admin).json()["expiresAt"] == in_an_hour
+    assert me(local_stack, child["key"]).json()["expiresAt"] == in_an_hour
+
+    # Rotating a permanent key with the temporary one gives no permanent secret either.
+    permanent = create(local_stack, admin, name="permanent", scopes=["keys:read"])
+    assert permanent["expiresAt"] is None
+    rotated = call(local_stack, "POST", f"/v1/keys/{permanent['id']}/rotate", parent["key"], json={})
+    assert rotated.status_code == 201, rotated.text
+    assert rotated.json()["expiresAt"] == in_an_hour
+
+    # The JWT that made the parent still mints a long-lived key, as intended.
+    assert create(local_stack, admin, name="long-lived")["expiresAt"] is None
 
 
 def test_another_owners_key_is_404_like_a_missing_one(local_stack, info):

@@ -8,7 +8,7 @@ from gatehouse.auth import api_key_format
 from gatehouse.auth.api_key_auth import ApiKeyAuthenticator
 from gatehouse.auth.exceptions import InvalidToken
 from gatehouse.auth.key_cache import MISSING, TtlCache
-from gatehouse.auth.key_store import KeyHashRecord
+from gatehouse.auth.key_store import KeyHashRecord, from_rfc3339
 
 NOW = 1_800_000_000.0
 
@@ -72,6 +72,21 @@ def test_a_valid_key_gives_its_principal(store, clock):
     )
     assert principal.tier == "starter"
     assert principal.scopes == {"keys:read"}
+    assert principal.expires_at is None
+    assert principal.to_context()["expiresAt"] == ""
+
+
+def test_the_principal_carries_the_keys_expiry(store, clock):
+    key = seed(store, expires_at=4_070_908_800)
+    assert make_auth(store, clock).authenticate(key).expires_at == "2099-01-01T00:00:00Z"
+
+
+def test_a_rotated_key_carries_the_end_of_its_grace_when_sooner(store, clock):
+    grace = int(clock.now) + 600
+    key = seed(store, status="rotated", grace_until=grace, expires_at=4_070_908_800)
+    assert from_rfc3339(make_auth(store, clock).authenticate(key).expires_at or "") == grace
+    key = seed(store, status="rotated", grace_until=4_070_908_800, expires_at=grace)
+    assert from_rfc3339(make_auth(store, clock).authenticate(key).expires_at or "") == grace
 
 
 def test_bad_checksum_is_refused_with_zero_store_reads(store, clock):

@@ -55,7 +55,7 @@ def env(monkeypatch):
     reset_default_authenticator()
 
 
-def seed_key(client, key: str, scopes=("keys:read",), status="active") -> None:
+def seed_key(client, key: str, scopes=("keys:read",), status="active", expires_at=None) -> None:
     record = KeyRecord(
         id="key_sample",
         name="sample",
@@ -66,6 +66,7 @@ def seed_key(client, key: str, scopes=("keys:read",), status="active") -> None:
         tier="professional",
         status=status,
         created_at=to_rfc3339(int(time.time())),
+        expires_at=expires_at,
     )
     DynamoKeyStore(client, TABLE).create(record)
 
@@ -90,6 +91,7 @@ def test_jwt_event_is_allowed_with_its_identity_in_the_context(env):
             "tier": "starter",
             "scopes": "keys:read keys:write",
             "keyId": "",
+            "expiresAt": "",  # a JWT's exp is not a cap on the keys it mints
         },
     }
 
@@ -106,7 +108,16 @@ def test_api_key_event_is_allowed_after_one_read(env):
         "tier": "professional",
         "scopes": "keys:read",
         "keyId": "key_sample",
+        "expiresAt": "",
     }
+
+
+def test_an_expiring_api_key_carries_its_expiry_in_the_context(env):
+    event = load("apikey-ok")
+    seed_key(env["client"], token_of(event), expires_at="2099-01-01T00:00:00Z")
+    context = authorize(event)["context"]
+    assert context["expiresAt"] == "2099-01-01T00:00:00Z"
+    assert all(isinstance(value, str) for value in context.values())  # simple responses: flat strings
 
 
 def test_api_key_event_is_refused_when_the_key_is_unknown_or_revoked(env):

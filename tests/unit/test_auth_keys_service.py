@@ -15,7 +15,7 @@ from gatehouse.auth.key_cache import TtlCache
 from gatehouse.auth.key_store import DynamoKeyStore
 from gatehouse.auth.keys_service import ApiKeyView, CreatedApiKey, KeysService
 from gatehouse.auth.principal import Principal
-from gatehouse.errors import AuthorizationError, ConflictError, NotFoundError, ValidationError
+from gatehouse.errors import AuthenticationError, AuthorizationError, ConflictError, NotFoundError, ValidationError
 from tests.unit.test_auth_key_store import TABLE, create_table
 
 NOW = 1_800_000_000
@@ -236,3 +236,88 @@ def test_revoking_a_rotated_key_inside_its_grace_stops_it(service, store, clock)
 def test_view_round_trips_through_json(service):
     view, _ = service.create_key(USER, "ci", ["keys:read"])
     assert ApiKeyView.model_validate(view.to_public()) == view
+
+
+# -- an expiring API key never mints a key that outlives it ------------------------------------------------
+
+
+def as_handler_sees(store, clock, secret: str) -> Principal:
+    """The principal of an API key as a handler rebuilds it from the authorizer's context."""
+    return Principal.from_context(authenticator(store, clock).authenticate(secret).to_context())
+
+
+IN_AN_HOUR = "2027-01-15T09:00:00Z"  # NOW + 3600
+
+
+def test_an_expiring_key_cannot_mint_a_permanent_child(service, store, clock):
+    _, parent_secret = service.create_key(USER, "temp", ["keys:read", "keys:write"], expires_at=IN_AN_HOUR)
+    parent = as_handler_sees(store, clock, parent_secret)
+    assert parent.expires_at == IN_AN_HOUR
+    # No expiresAt asked: capped to the parent's, and the answer says so.
+    child, child_secret = service.create_key(parent, "child", ["keys:read"])
+    assert child.to_public()["expiresAt"] == IN_AN_HOUR
+    assert service.get_key(USER, child.id).to_public()["expiresAt"] == IN_AN_HOUR
+    # Later than the parent's: capped too. Sooner: kept as asked.
+    later, _ = service.create_key(parent, "later", ["keys:read"], expires_at="2099-01-01T00:00:00Z")
+    assert later.to_public()["expiresAt"] == IN_AN_HOUR
+    sooner, _ = service.create_key(parent, "sooner", ["keys:read"], expires_at="2027-01-15T08:30:00Z")
+    assert sooner.to_public()["expiresAt"] == "2027-01-15T08:30:00Z"
+    # The child dies with its parent's expiry, whatever happens to the parent.
+    clock.now += 3600
+    with pytest.raises(InvalidToken):
+        authenticator(store, clock).authenticate(child_secret)
+
+
+def test_an_expiring_admin_key_cannot_mint_a_permanent_admin_key(service, store, clock):
+    _, secret = service.create_key(ADMIN, "break glass", ["admin"], owner_id="ops", expires_at=IN_AN_HOUR)
+    admin_key = as_handler_sees(store, clock, secret)
+    child, _ = service.create_key(admin_key, "forever", ["admin"], owner_id="someone", tier="enterprise")
+    assert child.to_public()["expiresAt"] == IN_AN_HOUR
+
+
+def test_an_expiring_key_cannot_rotate_a_permanent_key_into_a_permanent_secret(service, store, clock):
+    permanent, _ = service.create_key(USER, "forever", ["keys:read"])
+    _, temp_secret = service.create_key(USER, "temp", ["keys:read", "keys:write"], expires_at=IN_AN_HOUR)
+    temp = as_handler_sees(store, clock, temp_secret)
+    rotated, _ = service.rotate_key(temp, permanent.id)
+    assert rotated.to_public()["expiresAt"] == IN_AN_HOUR
+    # Rotating a key that expires sooner keeps its expiry (the new key always keeps the old one's).
+    soon, _ = service.create_key(USER, "soon", ["keys:read"], expires_at="2027-01-15T08:30:00Z")
+    assert service.rotate_key(temp, soon.id)[0].to_public()["expiresAt"] == "2027-01-15T08:30:00Z"
+
+
+def test_a_rotated_key_in_its_grace_cannot_mint_past_the_grace(service, store, clock):
+    view, old_secret = service.create_key(USER, "leaked", ["keys:read", "keys:write"])
+    service.rotate_key(USER, view.id, grace_period_seconds=600)
+    in_grace = as_handler_sees(store, clock, old_secret)
+    assert in_grace.expires_at == "2027-01-15T08:10:00Z"
+    child, _ = service.create_key(in_grace, "persist", ["keys:read"])
+    assert child.to_public()["expiresAt"] == "2027-01-15T08:10:00Z"
+
+
+def test_a_key_without_expiry_mints_as_asked(service, store, clock):
+    _, secret = service.create_key(USER, "forever", ["keys:read", "keys:write"])
+    parent = as_handler_sees(store, clock, secret)
+    assert parent.expires_at is None
+    assert service.create_key(parent, "child", ["keys:read"])[0].expires_at is None
+    asked, _ = service.create_key(parent, "child", ["keys:read"], expires_at="2099-01-01T00:00:00Z")
+    assert asked.to_public()["expiresAt"] == "2099-01-01T00:00:00Z"
+
+
+def test_a_jwt_caller_mints_long_lived_keys_as_asked(service):
+    # Even with an expiry in its context (it has none by design): a JWT's is not a cap.
+    jwt_caller = Principal("user-1", "org-1", "jwt", "starter", USER.scopes, expires_at=IN_AN_HOUR)
+    assert service.create_key(jwt_caller, "ci", ["keys:read"])[0].expires_at is None
+    view, _ = service.create_key(USER, "ci", ["keys:read"], expires_at="2099-01-01T00:00:00Z")
+    assert view.to_public()["expiresAt"] == "2099-01-01T00:00:00Z"
+
+
+def test_a_key_past_its_expiry_mints_nothing(service, store, clock):
+    # A cached allow can reach the handler after the key expired: refused, not capped into the past.
+    _, secret = service.create_key(USER, "temp", ["keys:read", "keys:write"], expires_at=IN_AN_HOUR)
+    parent = as_handler_sees(store, clock, secret)
+    clock.now += 3600
+    with pytest.raises(AuthenticationError):
+        service.create_key(parent, "late", ["keys:read"])
+    with pytest.raises(AuthenticationError):
+        service.rotate_key(parent, service.create_key(USER, "x", ["keys:read"])[0].id)

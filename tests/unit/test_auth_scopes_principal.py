@@ -50,14 +50,42 @@ def test_principal_context_round_trip():
         "tier": "starter",
         "scopes": "keys:read keys:write",
         "keyId": "key_1",
+        "expiresAt": "",
     }
     assert all(isinstance(v, str) for v in context.values())
     assert Principal.from_context(context) == principal
 
 
+def test_an_api_key_expiry_round_trips_through_the_context():
+    principal = Principal("key_1", "org_1", "apiKey", "starter", frozenset({"keys:write"}), "key_1",
+                          expires_at="2099-01-01T00:00:00Z")  # fmt: skip
+    context = principal.to_context()
+    assert context["expiresAt"] == "2099-01-01T00:00:00Z"
+    assert all(isinstance(v, str) for v in context.values())
+    assert Principal.from_context(context) == principal
+    # An offset is read as the same instant, in the canonical UTC form.
+    assert Principal.from_context(context | {"expiresAt": "2099-01-01T01:00:00+01:00"}) == principal
+
+
+def test_a_context_without_expires_at_means_no_expiry():
+    # Contexts written before the field existed (API Gateway may still serve them from its cache).
+    context = Principal("key_1", "org_1", "apiKey", "starter", frozenset(), "key_1").to_context()
+    del context["expiresAt"]
+    assert Principal.from_context(context).expires_at is None
+    assert Principal.from_context(context | {"expiresAt": ""}).expires_at is None
+
+
+@pytest.mark.parametrize("value", ["tomorrow", "2099-01-01T00:00:00", 4_070_908_800, ["2099-01-01T00:00:00Z"]])
+def test_an_expiry_the_authorizer_did_not_write_is_refused(value):
+    context = Principal("key_1", "org_1", "apiKey").to_context() | {"expiresAt": value}
+    with pytest.raises(ValueError, match="expiresAt"):
+        Principal.from_context(context)
+
+
 def test_jwt_principal_has_empty_key_id_in_context():
     principal = Principal("user-1", "user-1", "jwt")
     assert principal.to_context()["keyId"] == ""
+    assert principal.to_context()["expiresAt"] == ""  # a JWT's exp is never a minting cap
     assert principal.to_context()["scopes"] == ""
     assert Principal.from_context(principal.to_context()) == principal
 

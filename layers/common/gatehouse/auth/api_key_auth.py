@@ -8,7 +8,7 @@ from collections.abc import Callable
 from gatehouse.auth import api_key_format
 from gatehouse.auth.exceptions import InvalidToken
 from gatehouse.auth.key_cache import MISSING, TtlCache
-from gatehouse.auth.key_store import KeyHashRecord, KeyStore
+from gatehouse.auth.key_store import ROTATED, KeyHashRecord, KeyStore, to_rfc3339
 from gatehouse.auth.principal import DEFAULT_TIER, TIERS, Principal
 
 NEGATIVE_TTL_CAP_SECONDS = 2.0
@@ -62,4 +62,18 @@ class ApiKeyAuthenticator:
             tier=record.tier if record.tier in TIERS else DEFAULT_TIER,
             scopes=record.scopes,
             key_id=record.key_id,
+            expires_at=_usable_until(record),
         )
+
+
+def _usable_until(record: KeyHashRecord) -> str | None:
+    """When the key stops authenticating: its expiry, or the end of its grace once rotated away.
+
+    Carried to the handlers (Principal.expires_at) so the keys service can keep a temporary,
+    or rotated-out, key from minting a key that outlives it.
+    """
+    ends = [record.expires_at]
+    if record.status == ROTATED:
+        ends.append(record.grace_until)
+    known = [int(end) for end in ends if end is not None]
+    return to_rfc3339(min(known)) if known else None

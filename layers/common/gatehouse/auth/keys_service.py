@@ -3,8 +3,9 @@
 The HTTP routes call these functions with the caller's Principal. Rules enforced here, so
 that no route can forget them: a principal never grants scopes it does not hold, never sets
 a tier or an ownerId unless admin, only ever sees its owner's keys (another owner's key is
-404, exactly like a missing one), and cannot rotate a key into a secret with more scopes
-than it holds itself.
+404, exactly like a missing one), cannot rotate a key into a secret with more scopes
+than it holds itself, and an expiring API key never mints (by create or rotate) a key that
+outlives it - admin keys included - so a temporary or leaked key cannot make itself permanent.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from gatehouse.auth.key_store import (
 )
 from gatehouse.auth.principal import TIERS, Principal
 from gatehouse.auth.scopes import ADMIN, ALL_SCOPES, has_scope
-from gatehouse.errors import AuthorizationError, NotFoundError, ValidationError
+from gatehouse.errors import AuthenticationError, AuthorizationError, NotFoundError, ValidationError
 from gatehouse.models import ApiModel
 from gatehouse.settings import get_settings
 from gatehouse.stores.dynamo import dynamodb_client, table_name
@@ -121,6 +122,30 @@ def _is_admin(caller: Principal) -> bool:
     return ADMIN in caller.scopes
 
 
+def _caller_expiry(caller: Principal, now: int) -> int | None:
+    """The epoch second the calling API key stops working, or None (no expiry, or a JWT).
+
+    Only an API key's expiry limits what it mints; a JWT principal carries none by design
+    (minting a long-lived key with a JWT is the intended way to get one). A key already past
+    it (an allow cached by API Gateway) mints nothing: 401, as the authorizer would answer now.
+    """
+    if caller.auth_type != "apiKey" or not caller.expires_at:
+        return None
+    expiry = from_rfc3339(caller.expires_at)
+    if expiry <= now:
+        raise AuthenticationError("The calling API key has expired.")
+    return expiry
+
+
+def _capped(expires_at: str | None, cap: int | None) -> str | None:
+    """`expires_at` (RFC 3339 or None for never), no later than `cap` (epoch seconds) when given."""
+    if cap is None:
+        return expires_at
+    if expires_at is None or from_rfc3339(expires_at) > cap:
+        return to_rfc3339(cap)
+    return expires_at
+
+
 class KeysService:
     """The key domain over a KeyStore; time and ids are injectable for tests."""
 
@@ -149,11 +174,18 @@ class KeysService:
         expires_at: datetime | str | None = None,
         owner_id: str | None = None,
     ) -> tuple[ApiKeyView, str]:
-        """A new key: its public view, and the secret to show once."""
+        """A new key: its public view, and the secret to show once.
+
+        A caller that is itself an expiring API key (Principal.expires_at) cannot mint a key
+        that outlives it, admin or not: a requested `expires_at` later than the caller's
+        expiry, or none at all, is capped to the caller's expiry, silently rather than with a
+        403, and the view returned (the 201 body) shows the effective `expiresAt`. A JWT caller
+        has no such limit: that is the intended way to obtain a long-lived key.
+        """
         name = self._check_name(name)
         wanted = self._check_scopes(scopes)
         now = int(self._clock())
-        expires = self._check_expiry(expires_at, now)
+        expires = _capped(self._check_expiry(expires_at, now), _caller_expiry(caller, now))
         if tier is not None and tier not in TIERS:
             raise _invalid("tier", f"must be one of {', '.join(TIERS)}")
         if owner_id is not None and (not isinstance(owner_id, str) or not 0 < len(owner_id) <= MAX_OWNER_ID_LENGTH):
@@ -180,7 +212,12 @@ class KeysService:
     def rotate_key(
         self, caller: Principal, key_id: str, grace_period_seconds: int = DEFAULT_GRACE_SECONDS
     ) -> tuple[ApiKeyView, str]:
-        """A new key with the same owner, scopes, tier and expiry; the old one works until grace ends."""
+        """A new key with the same owner, scopes, tier and expiry; the old one works until grace ends.
+
+        As in create_key, an expiring API-key caller cannot obtain a secret that outlives it:
+        rotating a key that expires later (or never) gives a new key capped to the caller's
+        expiry, shown as `expiresAt` in the answer.
+        """
         if (
             isinstance(grace_period_seconds, bool)
             or not isinstance(grace_period_seconds, int)
@@ -199,7 +236,7 @@ class KeysService:
             owner_id=old.owner_id,
             scopes=old.scopes,
             tier=old.tier,
-            expires_at=old.expires_at,
+            expires_at=_capped(old.expires_at, _caller_expiry(caller, now)),
             now=now,
             rotated_from=old.id,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 AuthType = Literal["jwt", "apiKey"]
@@ -23,6 +24,26 @@ def is_reserved_id(value: str) -> bool:
     return value.startswith(RESERVED_ID_PREFIXES)
 
 
+def _expiry_from_context(value: Any) -> str | None:
+    """A context's `expiresAt` as canonical RFC 3339 UTC (`...Z`), or None when absent or empty.
+
+    Absent is what contexts written before the field existed (and cached allows from them)
+    carry, and means no expiry. A value that is there but not a timestamp is not one the
+    authorizer wrote: ValueError, so the handler refuses rather than dropping a limit.
+    """
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError("authorizer context has an invalid expiresAt")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("authorizer context has an invalid expiresAt") from None
+    if parsed.tzinfo is None:
+        raise ValueError("authorizer context has an invalid expiresAt")
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     principal_id: str
@@ -31,6 +52,12 @@ class Principal:
     tier: str = DEFAULT_TIER
     scopes: frozenset[str] = field(default_factory=frozenset)
     key_id: str | None = None
+    # When the credential stops authenticating, as RFC 3339 UTC ("2099-01-01T00:00:00Z"); None
+    # when it never does. Set for API keys only (their expiry, or the end of a rotated key's
+    # grace if sooner), so that a key can be kept from minting keys that outlive it. Always None
+    # for a JWT: its `exp` is a session's lifetime, and a JWT principal minting a long-lived
+    # API key is the intended way to get one.
+    expires_at: str | None = None
 
     def to_context(self) -> dict[str, str]:
         """The authorizer's simple-response context: flat string values only."""
@@ -42,6 +69,7 @@ class Principal:
             # Sorted so that equal scope sets give byte-equal contexts (stable logs, tests).
             "scopes": " ".join(sorted(self.scopes)),
             "keyId": self.key_id or "",
+            "expiresAt": self.expires_at or "",
         }
 
     @classmethod
@@ -63,6 +91,7 @@ class Principal:
         tier = context.get("tier")
         scopes = context.get("scopes") or ""
         key_id = context.get("keyId") or None
+        expires_at = _expiry_from_context(context.get("expiresAt"))
         return cls(
             principal_id=principal_id,
             owner_id=owner_id,
@@ -70,4 +99,5 @@ class Principal:
             tier=tier if tier in TIERS else DEFAULT_TIER,
             scopes=frozenset(str(scopes).split()),
             key_id=str(key_id) if key_id else None,
+            expires_at=expires_at,
         )

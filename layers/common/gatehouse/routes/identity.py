@@ -17,6 +17,9 @@ class Me(ApiModel):
     tier: str
     scopes: list[str]
     key_id: str | None = None
+    # When the credential stops working (RFC 3339 UTC): an API key's expiry, or the end of its
+    # grace once rotated; null for a key that never expires and for a JWT.
+    expires_at: str | None = None
 
 
 @router.get("/v1/me", summary="Who am I", tags=["identity"])
@@ -29,4 +32,5 @@ def me() -> Me:
         tier=principal.tier,
         scopes=sorted(principal.scopes),
         key_id=principal.key_id,
+        expires_at=principal.expires_at,
     )
