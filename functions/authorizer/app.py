@@ -1,6 +1,7 @@
 """Lambda authorizer for the HTTP API: every protected route's bearer JWT or API key, checked here.
 
-Kept lean for cold start: no pydantic, no Powertools Logger/Tracer/Metrics on this import path.
+Kept lean for cold start: no pydantic, no Powertools Logger/Tracer/Metrics on this import path
+(Powertools' authorizer event and response classes only: about 70 ms of imports).
 """
 
 from __future__ import annotations

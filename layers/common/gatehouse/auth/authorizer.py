@@ -8,6 +8,11 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerEventV2,
+    APIGatewayAuthorizerResponseV2,
+)
+
 from gatehouse.auth import api_key_format
 from gatehouse.auth.env import AuthEnv, load_auth_env
 from gatehouse.auth.exceptions import AuthConfigError, InvalidToken
@@ -20,7 +25,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("gatehouse.auth")
 
-DENY: Final[dict[str, Any]] = {"isAuthorized": False}
+DENY: Final[dict[str, Any]] = APIGatewayAuthorizerResponseV2(authorize=False).asdict()
 
 
 class Authenticator:
@@ -127,22 +132,14 @@ def _log(level: int, message: str, **fields: Any) -> None:
         logger.log(level, json.dumps({"message": message, **fields}, default=str))
 
 
-def _header(headers: Mapping[str, Any], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        # API Gateway lowercases header names, but hand-written events and emulators may not.
-        value = next((v for k, v in headers.items() if isinstance(k, str) and k.lower() == name), None)
-    return value if isinstance(value, str) else None
-
-
-def authorization_value(event: Mapping[str, Any]) -> str | None:
+def authorization_value(event: APIGatewayAuthorizerEventV2) -> str | None:
     """The Authorization header of a v2 REQUEST authorizer event (or its identitySource entry)."""
+    # Powertools' headers are case-insensitive: API Gateway lowercases names, hand-written events may not.
     headers = event.get("headers")
-    value = _header(headers, "authorization") if isinstance(headers, Mapping) else None
-    if value is None:
+    value = event.headers.get("authorization") if isinstance(headers, Mapping) else None
+    if not isinstance(value, str):
         sources = event.get("identitySource")
-        if isinstance(sources, list) and sources and isinstance(sources[0], str):
-            value = sources[0]
+        value = sources[0] if isinstance(sources, list) and sources and isinstance(sources[0], str) else None
     return value
 
 
@@ -160,6 +157,8 @@ def bearer_token(value: str | None) -> str | None:
 def authorize(event: Mapping[str, Any], authenticator: Authenticator | None = None) -> dict[str, Any]:
     """The simple response for one authorizer event: `{"isAuthorized": bool, "context": {...}}`."""
     auth = authenticator if authenticator is not None else default_authenticator()
+    if not isinstance(event, APIGatewayAuthorizerEventV2):
+        event = APIGatewayAuthorizerEventV2(dict(event))
     raw_route = event.get("routeKey")
     route_key = raw_route if isinstance(raw_route, str) else ""
     token = bearer_token(authorization_value(event))
@@ -190,4 +189,4 @@ def authorize(event: Mapping[str, Any], authenticator: Authenticator | None = No
             )
             return dict(DENY)
     _log(logging.DEBUG, "authorizer allowed", route=route_key, principalId=principal.principal_id)
-    return {"isAuthorized": True, "context": principal.to_context()}
+    return APIGatewayAuthorizerResponseV2(authorize=True, context=principal.to_context()).asdict()
