@@ -45,7 +45,7 @@ def bootstrap(stack: LocalStack) -> dict[str, Any]:
         tier="enterprise",
         scopes=frozenset({"admin"}),
     )
-    _, admin_key = keys_service.create_key(operator, "local admin", ["admin"], tier="enterprise")
+    _, admin_key = keys_service.default_service().create_key(operator, "local admin", ["admin"], tier="enterprise")
     return {
         "adminKey": admin_key,
         "jwt": {

@@ -346,33 +346,3 @@ def default_service() -> KeysService:
         environment=settings.key_environment,
         pepper=settings.api_key_pepper.get_secret_value(),
     )
-
-
-def create_key(
-    caller: Principal,
-    name: str,
-    scopes: Iterable[str],
-    *,
-    tier: str | None = None,
-    expires_at: datetime | str | None = None,
-    owner_id: str | None = None,
-) -> tuple[ApiKeyView, str]:
-    return default_service().create_key(caller, name, scopes, tier=tier, expires_at=expires_at, owner_id=owner_id)
-
-
-def list_keys(caller: Principal, limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> ApiKeyPage:
-    return default_service().list_keys(caller, limit, cursor)
-
-
-def get_key(caller: Principal, key_id: str) -> ApiKeyView:
-    return default_service().get_key(caller, key_id)
-
-
-def rotate_key(
-    caller: Principal, key_id: str, grace_period_seconds: int = DEFAULT_GRACE_SECONDS
-) -> tuple[ApiKeyView, str]:
-    return default_service().rotate_key(caller, key_id, grace_period_seconds)
-
-
-def revoke_key(caller: Principal, key_id: str) -> ApiKeyView:
-    return default_service().revoke_key(caller, key_id)

@@ -9,8 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import AwareDatetime, Field
 
-from gatehouse.auth import keys_service
-from gatehouse.auth.keys_service import ApiKeyPage, ApiKeyView, CreatedApiKey
+from gatehouse.auth.keys_service import ApiKeyPage, ApiKeyView, CreatedApiKey, default_service
 from gatehouse.auth.principal import Principal
 from gatehouse.guards import principal_of
 from gatehouse.models import ApiRequest
@@ -49,7 +48,7 @@ def _caller() -> Principal:
     responses={201: _json("created", CreatedApiKey)},
 )
 def create_key(request: Annotated[CreateKeyRequest, Body()]) -> dict[str, Any]:
-    view, secret = keys_service.create_key(
+    view, secret = default_service().create_key(
         _caller(),
         request.name,
         request.scopes,
@@ -70,7 +69,7 @@ def list_keys(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> dict[str, Any]:
-    return keys_service.list_keys(_caller(), limit, cursor).to_public()
+    return default_service().list_keys(_caller(), limit, cursor).to_public()
 
 
 @router.get(
@@ -80,7 +79,7 @@ def list_keys(
     responses={200: _json("the key", ApiKeyView)},
 )
 def get_key(keyId: KeyIdPath) -> dict[str, Any]:
-    return keys_service.get_key(_caller(), keyId).to_public()
+    return default_service().get_key(_caller(), keyId).to_public()
 
 
 @router.post(
@@ -95,7 +94,7 @@ def rotate_key(
     request: Annotated[RotateKeyRequest | None, Body()] = None,
 ) -> dict[str, Any]:
     grace = (request or RotateKeyRequest()).grace_period_seconds
-    view, secret = keys_service.rotate_key(_caller(), keyId, grace)
+    view, secret = default_service().rotate_key(_caller(), keyId, grace)
     return CreatedApiKey.of(view, secret).to_public()
 
 
@@ -106,4 +105,4 @@ def rotate_key(
     responses={200: _json("the revoked key", ApiKeyView)},
 )
 def revoke_key(keyId: KeyIdPath) -> dict[str, Any]:
-    return keys_service.revoke_key(_caller(), keyId).to_public()
+    return default_service().revoke_key(_caller(), keyId).to_public()
