@@ -7,8 +7,8 @@ import pytest
 from gatehouse.auth import api_key_format
 from gatehouse.auth.api_key_auth import ApiKeyAuthenticator
 from gatehouse.auth.exceptions import InvalidToken
-from gatehouse.auth.key_cache import MISSING, TtlCache
 from gatehouse.auth.key_store import KeyHashRecord, from_rfc3339
+from gatehouse.ttl_cache import MISSING, TtlCache
 
 NOW = 1_800_000_000.0
 

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 from gatehouse.auth import api_key_format
 from gatehouse.auth.exceptions import InvalidToken
-from gatehouse.auth.key_cache import MISSING, TtlCache
 from gatehouse.auth.key_store import ROTATED, KeyHashRecord, KeyStore, to_rfc3339
 from gatehouse.auth.principal import DEFAULT_TIER, TIERS, Principal
+from gatehouse.ttl_cache import MISSING, TtlCache
 
 NEGATIVE_TTL_CAP_SECONDS = 2.0
 

@@ -23,7 +23,6 @@ from jwt.exceptions import PyJWTError
 
 from gatehouse.auth.exceptions import AuthConfigError, InvalidToken
 from gatehouse.auth.jwks import ASYMMETRIC_ALGORITHMS, JwksCache
-from gatehouse.auth.key_cache import TtlCache
 from gatehouse.auth.principal import (
     DEFAULT_TIER,
     MAX_TOKEN_LENGTH,
@@ -32,6 +31,7 @@ from gatehouse.auth.principal import (
     Principal,
     is_reserved_id,
 )
+from gatehouse.ttl_cache import TtlCache
 
 LEEWAY_SECONDS: Final = 30
 # Bounds on the two unverified segments, checked before any decoding: real headers are well under

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, cast
 
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from gatehouse.ratelimit.policies import MAX_LIMIT, Policy, Windows, _FrozenModel
 from gatehouse.settings import get_settings
+from gatehouse.ttl_cache import MISSING, TtlCache
 
 logger = logging.getLogger(__name__)
 
@@ -173,35 +172,25 @@ class CachedOverrideSource:
         max_entries: int = 10_000,
     ) -> None:
         self.source = source
-        self.ttl = get_settings().ratelimit_override_cache_seconds if ttl_seconds is None else ttl_seconds
-        self._clock = clock
-        self.max_entries = max_entries
-        self._lock = threading.Lock()
-        self._cache: OrderedDict[str, tuple[float, Override | None]] = OrderedDict()
+        ttl = get_settings().ratelimit_override_cache_seconds if ttl_seconds is None else ttl_seconds
+        self._cache: TtlCache[Override] = TtlCache(ttl, max_entries=max_entries, clock=clock)
 
     def get(self, subject: str) -> Override | None:
-        now = self._clock()
-        with self._lock:
-            hit = self._cache.get(subject)
-            if hit is not None and hit[0] > now:
-                self._cache.move_to_end(subject)
-                return hit[1]
+        hit = self._cache.get(subject)
+        if hit is not MISSING:
+            return cast("Override | None", hit)
         try:
             value = self.source.get(subject)
         except Exception:  # any store failure degrades to the last known answer
             logger.warning("override source failed; using the cached answer", exc_info=True)
-            return hit[1] if hit is not None else None
-        with self._lock:
-            self._cache[subject] = (now + self.ttl, value)
-            self._cache.move_to_end(subject)
-            while len(self._cache) > self.max_entries:
-                self._cache.popitem(last=False)
+            stale = self._cache.stale(subject)
+            return None if stale is MISSING else cast("Override | None", stale)
+        self._cache.put(subject, value)
         return value
 
     def invalidate(self, subject: str | None = None) -> None:
         """Forget one subject (after this instance wrote it) or everything."""
-        with self._lock:
-            if subject is None:
-                self._cache.clear()
-            else:
-                self._cache.pop(subject, None)
+        if subject is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(subject)
