@@ -34,9 +34,9 @@ def bootstrap(stack: LocalStack) -> dict[str, Any]:
     # Imported after activate(): the layer is on sys.path and settings see the stack's environment.
     from gatehouse.auth import keys_service
     from gatehouse.auth.principal import Principal
-    from gatehouse.stores.dynamo import dynamodb_client
+    from gatehouse.stores.aws import reset_clients
 
-    dynamodb_client.cache_clear()
+    reset_clients()
     keys_service.default_service.cache_clear()
     operator = Principal(
         principal_id="local-operator",

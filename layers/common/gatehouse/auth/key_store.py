@@ -26,23 +26,12 @@ import binascii
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
-from functools import lru_cache
 from typing import Any, Final, Protocol
 
 from botocore.exceptions import ClientError
 
 from gatehouse.errors import ConflictError, NotFoundError, ValidationError
-
-
-@lru_cache(maxsize=1)
-def codecs() -> tuple[Any, Any]:
-    # On first use, and not through gatehouse.stores.dynamo: that path imports pydantic
-    # settings, which the lean authorizer must not load.
-    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
-    return TypeSerializer(), TypeDeserializer()
-
+from gatehouse.stores.dynamo_items import from_item, to_attribute, to_item
 
 ACTIVE: Final = "active"
 ROTATED: Final = "rotated"
@@ -144,18 +133,9 @@ _RECORD_ATTRS: Final = (
 )
 
 
-def _item(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: codecs()[0].serialize(v) for k, v in values.items() if v is not None}
-
-
 def _values(values: dict[str, Any]) -> dict[str, Any]:
     """Expression attribute values: `{"status": "x"}` -> `{":status": {"S": "x"}}`."""
-    return {f":{k}": codecs()[0].serialize(v) for k, v in values.items()}
-
-
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    values = {k: codecs()[1].deserialize(v) for k, v in item.items()}
-    return {k: int(v) if isinstance(v, Decimal) else v for k, v in values.items()}
+    return {f":{k}": to_attribute(v) for k, v in values.items()}
 
 
 def key_record_item(record: KeyRecord) -> dict[str, Any]:
@@ -169,11 +149,11 @@ def key_record_item(record: KeyRecord) -> dict[str, Any]:
         "scopes": list(record.scopes),
     }
     values.update({attr: getattr(record, name) for name, attr in _RECORD_ATTRS})
-    return _item(values)
+    return to_item(values)
 
 
 def key_record_from_item(item: dict[str, Any]) -> KeyRecord:
-    values = _plain(item)
+    values = from_item(item)
     fields: dict[str, Any] = {name: values.get(attr) for name, attr in _RECORD_ATTRS}
     return KeyRecord(scopes=tuple(values.get("scopes") or ()), **fields)
 
@@ -185,7 +165,7 @@ def _ttl(*epochs: int | None) -> int | None:
 
 def hash_record_item(record: KeyRecord) -> dict[str, Any]:
     expires = from_rfc3339(record.expires_at) if record.expires_at else None
-    return _item(
+    return to_item(
         {
             "pk": f"KEYHASH#{record.hash}",
             "sk": "KEYHASH",
@@ -201,7 +181,7 @@ def hash_record_item(record: KeyRecord) -> dict[str, Any]:
 
 
 def hash_record_from_item(item: dict[str, Any]) -> KeyHashRecord:
-    values = _plain(item)
+    values = from_item(item)
     return KeyHashRecord(
         key_id=values["keyId"],
         owner_id=values["ownerId"],
