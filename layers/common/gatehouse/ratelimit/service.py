@@ -6,7 +6,6 @@ import logging
 import socket
 import time
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 from redis.exceptions import RedisError, ResponseError
@@ -19,13 +18,11 @@ from gatehouse.ratelimit.engine import RedisEngine
 from gatehouse.ratelimit.fallback import LocalLimiter
 from gatehouse.ratelimit.overrides import (
     Blocked,
-    CachedOverrideSource,
     NoOverrides,
     OverrideSource,
     apply_override,
 )
 from gatehouse.ratelimit.policies import Policy
-from gatehouse.stores.redis_client import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -130,11 +127,3 @@ class RateLimiter:
             block_retry_after=blocked.retry_after,
             policies=tuple(p.name for p in policies),
         )
-
-
-@lru_cache(maxsize=4)
-def default_rate_limiter(override_source: OverrideSource | None = None) -> RateLimiter:
-    """The process's limiter on the shared Redis client; pass the (long-lived) override store.
-    Overrides are cached in-process for RATELIMIT_OVERRIDE_CACHE_SECONDS."""
-    source = CachedOverrideSource(override_source) if override_source is not None else None
-    return RateLimiter(redis_client, source)

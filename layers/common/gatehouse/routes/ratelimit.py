@@ -19,7 +19,7 @@ from gatehouse.models import ApiRequest
 from gatehouse.ratelimit.overrides import Override, OverrideSettings
 from gatehouse.ratelimit.policies import Policy, Windows, default_registry
 from gatehouse.ratelimit.render import check_body, usage_body
-from gatehouse.ratelimit.runtime import override_store, rate_limiter
+from gatehouse.ratelimit.runtime import override_cache, override_store, rate_limiter
 
 router = Router()
 TAGS = ["rate limiting"]
@@ -118,7 +118,7 @@ def put_override(subject: SubjectPath, request: Annotated[OverrideSettings, Body
     except PydanticValidationError as error:
         raise ValidationError(details=validation_details(list(error.errors()))) from error
     created = override_store().put(override)
-    rate_limiter().overrides.invalidate(subject)  # type: ignore[attr-defined]
+    override_cache().invalidate(subject)
     return Response(status_code=201 if created else 200, content_type="application/json", body=_override_json(override))
 
 
@@ -135,5 +135,5 @@ def delete_override(subject: SubjectPath) -> Response[str]:
     subject = unquote(subject)
     if not override_store().delete(subject):
         raise NotFoundError("No override for this subject.")
-    rate_limiter().overrides.invalidate(subject)  # type: ignore[attr-defined]
+    override_cache().invalidate(subject)
     return Response(status_code=204, body="")
