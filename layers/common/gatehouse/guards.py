@@ -71,15 +71,25 @@ def json_body_guard(max_bytes: int = DEFAULT_MAX_JSON_BYTES) -> Guard:
     return guard
 
 
+# The parsed principal rides on the event, so the guards and the route parse it once per request.
+_PRINCIPAL = "gatehouse.principal"
+
+
 def principal_of(event: Mapping[str, Any]) -> Principal:
     """The caller as the authorizer described it in `requestContext.authorizer.lambda`."""
+    cached = event.get(_PRINCIPAL)
+    if isinstance(cached, Principal):
+        return cached
     context = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda")
     if not isinstance(context, Mapping):
         raise AuthenticationError()
     try:
-        return Principal.from_context(context)
+        principal = Principal.from_context(context)
     except ValueError as error:
         raise AuthenticationError() from error
+    if isinstance(event, dict):
+        event[_PRINCIPAL] = principal
+    return principal
 
 
 def route_scope_guard(event: Mapping[str, Any]) -> None:
@@ -88,8 +98,11 @@ def route_scope_guard(event: Mapping[str, Any]) -> None:
     API Gateway caches an authorizer's decision per Authorization header across routes;
     this check is what keeps a token allowed on one route from opening another.
     """
-    principal = principal_of(event)
-    required = required_scope(str(event.get("routeKey", "")))
+    require_scope(principal_of(event), required_scope(str(event.get("routeKey", ""))))
+
+
+def require_scope(principal: Principal, required: str | None) -> None:
+    """403 AUTHORIZATION_ERROR unless `principal` holds `required` (admin holds every scope)."""
     if not has_scope(principal.scopes, required):
         raise AuthorizationError(
             "The credentials do not allow this operation.",

@@ -19,25 +19,23 @@ from gatehouse.settings import Settings, get_settings
 router = Router()
 
 _HEALTH_CONTENT: dict[str, Any] = {
-    "content": {
-        model.MEDIA_TYPE: {
-            "schema": {
-                "type": "object",
-                "required": ["status"],
-                "properties": {
-                    "status": {"type": "string", "enum": ["pass", "warn", "fail"]},
-                    "version": {"type": "string"},
-                    "releaseId": {"type": "string"},
-                    "checks": {"type": "object", "additionalProperties": {"type": "array"}},
-                },
-            }
+    model.MEDIA_TYPE: {
+        "schema": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {
+                "status": {"type": "string", "enum": ["pass", "warn", "fail"]},
+                "version": {"type": "string"},
+                "releaseId": {"type": "string"},
+                "checks": {"type": "object", "additionalProperties": {"type": "array"}},
+            },
         }
     }
 }
 
 
 def _health_doc(description: str) -> OpenAPIResponse:
-    return {"description": description, "content": _HEALTH_CONTENT["content"]}
+    return {"description": description, "content": _HEALTH_CONTENT}
 
 
 def _health_response(status_code: int, body: dict[str, Any]) -> Response[str]:

@@ -12,9 +12,9 @@ from pydantic import Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from gatehouse.api import validation_details
-from gatehouse.auth.scopes import RATELIMIT_ADMIN, has_scope
-from gatehouse.errors import AuthorizationError, NotFoundError, ValidationError
-from gatehouse.guards import principal_of
+from gatehouse.auth.scopes import RATELIMIT_ADMIN
+from gatehouse.errors import NotFoundError, ValidationError
+from gatehouse.guards import principal_of, require_scope
 from gatehouse.models import ApiRequest
 from gatehouse.ratelimit.overrides import Override, OverrideSettings
 from gatehouse.ratelimit.policies import Policy, Windows, default_registry
@@ -51,12 +51,6 @@ def _policy_json(policy: Policy) -> dict[str, Any]:
 
 def _override_json(override: Override) -> dict[str, Any]:
     return override.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-
-def _require_admin() -> None:
-    principal = principal_of(router.current_event.raw_event)
-    if not has_scope(principal.scopes, RATELIMIT_ADMIN):
-        raise AuthorizationError(details=[{"field": "scope", "message": f"requires {RATELIMIT_ADMIN}"}])
 
 
 @router.get("/v1/ratelimit/policies", summary="Named policies and route groups", tags=TAGS)
@@ -99,7 +93,7 @@ def usage(
         policies += [registry.policies[g] for g in sorted(set(registry.route_groups.values()))]
     else:
         if subject != caller.principal_id:
-            _require_admin()
+            require_scope(caller, RATELIMIT_ADMIN)
         names = list(dict.fromkeys(n.strip() for n in (policy or registry.default_tier).split(",") if n.strip()))
         if len(names) > MAX_USAGE_POLICIES:
             raise ValidationError(details=[{"field": "policy", "message": f"at most {MAX_USAGE_POLICIES} policies"}])
