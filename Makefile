@@ -16,7 +16,7 @@ help:
 	@echo "make dev    run Gatehouse locally on http://127.0.0.1:$${GATEHOUSE_PORT:-3000} (Ctrl-C stops everything)"
 	@echo "make test   install what is needed and run lint, cfn-lint and the whole test suite"
 	@echo "make bench  print the performance table (authorizer, rate limiter, cold start)"
-	@echo "make lint   ruff and cfn-lint;  make typecheck  mypy;  make build  sam build (no Docker)"
+	@echo "make lint   ruff, cfn-lint and the import contracts (lint-imports);  make typecheck  mypy;  make build  sam build (no Docker)"
 
 prereqs:
 	@bash scripts/check-prereqs.sh
@@ -39,6 +39,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/cfn-lint template.yaml
+	PYTHONPATH=layers/common $(VENV)/bin/lint-imports
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy layers/common/gatehouse local

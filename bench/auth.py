@@ -27,11 +27,12 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from bench.measure import Sample, compare
 from bench.table import Table
-from gatehouse.auth import api_key_format
 from gatehouse.auth.authorizer import Authenticator, authorize
 from gatehouse.auth.env import AuthEnv
 from gatehouse.auth.jwt_verifier import JwtVerifier, parse_issuers
-from gatehouse.auth.key_store import KeyRecord, hash_record_item
+from gatehouse.keys import api_key_format
+from gatehouse.keys.dynamo import hash_record_item
+from gatehouse.keys.records import KeyRecord
 from local.services import LocalServices
 
 TABLE = "gatehouse-bench-auth"

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import jwt
 
 from bench.table import Table
-from gatehouse.auth import api_key_format
+from gatehouse.keys import api_key_format
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ROOT / "functions"

@@ -6,7 +6,7 @@ independent:
 
 - AWS calls: `botocore.client.BaseClient._make_api_call` is wrapped, so every logical API
   call of every client counts once (retries inside botocore are not extra calls), whoever
-  built the client (gatehouse.stores.dynamo.dynamodb_client, gatehouse.stores.aws.aws_client,
+  built the client (gatehouse.clients.dynamo.dynamodb_client, gatehouse.clients.aws.aws_client,
   the authorizer's own client).
 - Redis round trips: `redis.connection.AbstractConnection.send_packed_command` is wrapped;
   one call writes one request and waits for its reply(ies), so a pipeline or a script counts once.
@@ -42,8 +42,8 @@ import requests
 from botocore.client import BaseClient
 
 from bench.table import Table
-from gatehouse.auth import authorizer as gatehouse_authorizer
-from gatehouse.health import readiness
+from gatehouse.auth import runtime as auth_runtime
+from gatehouse.health import service as readiness
 from local.bootstrap import bootstrap
 from local.stack import LocalStack
 
@@ -278,7 +278,7 @@ def _run(stack: LocalStack, started: float) -> list[Table]:
         for credential in ("apiKey", "jwt"):
             for state in ("in-process caches cold (new instance)", "in-process caches warm"):
                 if state.startswith("in-process caches cold"):
-                    gatehouse_authorizer.reset_default_authenticator()
+                    auth_runtime.authenticator.reset()
                 emulator.clear_authorizer_cache()
                 del buckets[:]
                 status = send(_Request("GET /v1/me", "GET", "/v1/me", credential))

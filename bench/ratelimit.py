@@ -17,8 +17,8 @@ from limits.strategies import (
 from bench.measure import CountingConnection, Sample, compare
 from bench.table import Table
 from gatehouse.ratelimit.decision import scoped_windows
-from gatehouse.ratelimit.engine import RedisEngine
 from gatehouse.ratelimit.policies import Policy, Window
+from gatehouse.ratelimit.redis_engine import RedisEngine
 from gatehouse.ratelimit.service import RateLimiter
 
 # Limits high enough that every check in the run is admitted: the hot path, not the 429 path.
@@ -40,9 +40,9 @@ CHECK = "gatehouse RateLimiter.check, 2 windows"
 def run(redis_url: str, n: int) -> list[Table]:
     client = redis.Redis.from_url(redis_url, connection_class=CountingConnection)
     subject = f"bench:{uuid.uuid4()}"
-    limiter = RateLimiter(lambda: client)
-    policies = [POLICY]
     engine = RedisEngine(client)
+    limiter = RateLimiter(lambda: engine)
+    policies = [POLICY]
     windows = scoped_windows(policies)
     cases: dict[str, Callable[[], object]] = {
         PING: client.ping,

@@ -32,12 +32,11 @@ def bootstrap(stack: LocalStack) -> dict[str, Any]:
     stack.activate()
 
     # Imported after activate(): the layer is on sys.path and settings see the stack's environment.
-    from gatehouse.auth import keys_service
-    from gatehouse.auth.principal import Principal
-    from gatehouse.stores.aws import reset_clients
+    from gatehouse.keys.runtime import keys_service
+    from gatehouse.principal import Principal
+    from gatehouse.wiring import reset
 
-    reset_clients()
-    keys_service.default_service.cache_clear()
+    reset()
     operator = Principal(
         principal_id="local-operator",
         owner_id="local-operator",
@@ -45,7 +44,7 @@ def bootstrap(stack: LocalStack) -> dict[str, Any]:
         tier="enterprise",
         scopes=frozenset({"admin"}),
     )
-    _, admin_key = keys_service.default_service().create_key(operator, "local admin", ["admin"], tier="enterprise")
+    _, admin_key = keys_service().create_key(operator, "local admin", ["admin"], tier="enterprise")
     return {
         "adminKey": admin_key,
         "jwt": {

@@ -239,7 +239,10 @@ class LocalStack:
 
 
 def _clear_settings_cache() -> None:
-    settings = sys.modules.get("gatehouse.settings")
-    cache_clear = getattr(getattr(settings, "get_settings", None), "cache_clear", None)
-    if cache_clear is not None:
-        cache_clear()
+    """Rebuild every wired object (settings, clients, services) from the environment just set.
+
+    Only when the layer is already imported: the stack must not import it before activate()
+    has put it on sys.path."""
+    wiring = sys.modules.get("gatehouse.wiring")
+    if wiring is not None:
+        wiring.reset()

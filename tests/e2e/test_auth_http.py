@@ -289,10 +289,10 @@ def test_a_token_signed_by_another_rsa_key_under_the_known_kid_is_refused(local_
 @pytest.fixture
 def get_item_counter(local_stack) -> Iterator[list[dict[str, Any]]]:
     """Every DynamoDB GetItem the authorizer's own client makes, recorded (botocore event hook)."""
-    from gatehouse.auth.authorizer import default_authenticator
+    from gatehouse.auth.runtime import authenticator as default_authenticator
 
     authenticator = default_authenticator()
-    api_keys = authenticator._build_api_keys()
+    api_keys = authenticator.api_keys()
     client = api_keys._store._client
     calls: list[dict[str, Any]] = []
 
@@ -307,7 +307,7 @@ def get_item_counter(local_stack) -> Iterator[list[dict[str, Any]]]:
 
 
 def test_api_key_with_a_bad_checksum_is_refused_without_a_store_read(local_stack, info, get_item_counter):
-    from gatehouse.auth import api_key_format
+    from gatehouse.keys import api_key_format
 
     admin_key = info["adminKey"]
     good = api_key_format.generate("test")
@@ -323,15 +323,15 @@ def test_api_key_with_a_bad_checksum_is_refused_without_a_store_read(local_stack
 
     # The real admin key, by contrast, is looked up (proves the hook sees the authorizer's reads).
     local_stack.emulator.clear_authorizer_cache()
-    from gatehouse.auth.authorizer import default_authenticator
+    from gatehouse.auth.runtime import authenticator as default_authenticator
 
-    default_authenticator()._build_api_keys()._cache.clear()
+    default_authenticator().api_keys()._cache.clear()
     assert call(local_stack, "GET", "/v1/me", admin_key).status_code == 200
     assert len(get_item_counter) == 1
 
 
 def test_a_well_formed_unknown_api_key_is_refused(local_stack, get_item_counter):
-    from gatehouse.auth import api_key_format
+    from gatehouse.keys import api_key_format
 
     refused(local_stack, api_key_format.generate("test"))
     assert len(get_item_counter) == 1

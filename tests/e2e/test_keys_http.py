@@ -111,7 +111,7 @@ def me(stack, token: str):
 
 
 def test_key_lifecycle_create_use_list_rotate_revoke(local_stack, info, no_key_cache, all_logs, capfd):
-    from gatehouse.auth import api_key_format
+    from gatehouse.keys import api_key_format
 
     owner_id, owner = principal(info)
 

@@ -411,7 +411,7 @@ def test_check_api_refusals(make_caller):
 @pytest.fixture
 def closed_policy(local_stack):
     """Adds a `closed` policy through RATELIMIT_POLICIES (data, no redeploy) for the test's duration."""
-    from gatehouse.ratelimit.policies import default_registry
+    from gatehouse.wiring import reset
 
     document = {
         "policies": {
@@ -424,7 +424,7 @@ def closed_policy(local_stack):
     previous = local_stack.env.get("RATELIMIT_POLICIES")
     local_stack.env["RATELIMIT_POLICIES"] = json.dumps(document)
     local_stack.activate()
-    default_registry.cache_clear()
+    reset()
     try:
         yield CLOSED_POLICY
     finally:
@@ -434,7 +434,7 @@ def closed_policy(local_stack):
         else:
             local_stack.env["RATELIMIT_POLICIES"] = previous
         local_stack.activate()
-        default_registry.cache_clear()
+        reset()
 
 
 def test_redis_down_open_policies_serve_closed_ones_refuse_and_limiting_recovers(

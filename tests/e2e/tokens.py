@@ -114,12 +114,12 @@ def stack_env(stack: Any, **values: str) -> Iterator[None]:
     """Run with some of the stack's environment changed; a fresh authorizer either side."""
     import os
 
-    from gatehouse.auth.authorizer import reset_default_authenticator
+    from gatehouse.wiring import reset
 
     before = {name: stack.env.get(name) for name in values}
     stack.env.update(values)
     stack.activate()
-    reset_default_authenticator()
+    reset()
     stack.emulator.clear_authorizer_cache()
     try:
         yield
@@ -131,5 +131,5 @@ def stack_env(stack: Any, **values: str) -> Iterator[None]:
             else:
                 stack.env[name] = value
         stack.activate()
-        reset_default_authenticator()
+        reset()
         stack.emulator.clear_authorizer_cache()

@@ -47,13 +47,13 @@ def test_every_event_file_has_an_expectation():
 @pytest.fixture
 def sample_authorizer_env(local_stack):
     """The issuer and cache TTL the sample authorizer events were made for (events/env-vars/authorizer.json)."""
-    from gatehouse.auth.authorizer import reset_default_authenticator
+    from gatehouse.wiring import reset
 
     sample_env = json.loads((EVENTS / "env-vars" / "authorizer.json").read_text())["AuthorizerFunction"]
     saved = {name: local_stack.env.get(name) for name in sample_env}
     local_stack.env.update(sample_env)
     local_stack.activate()
-    reset_default_authenticator()
+    reset()
     try:
         yield
     finally:
@@ -63,15 +63,17 @@ def sample_authorizer_env(local_stack):
             else:
                 local_stack.env[name] = value
         local_stack.activate()
-        reset_default_authenticator()
+        reset()
 
 
 @pytest.fixture
 def sample_api_key(local_stack, sample_authorizer_env):
     """Store the key that events/authorizer-apikey-ok.json presents, as the keys service would."""
-    from gatehouse.auth import api_key_format
-    from gatehouse.auth.key_store import DynamoKeyStore, KeyRecord, to_rfc3339
-    from gatehouse.stores.dynamo import dynamodb_client, table_name
+    from gatehouse.clients.dynamo import dynamodb_client, table_name
+    from gatehouse.keys import api_key_format
+    from gatehouse.keys.dynamo import DynamoKeyStore
+    from gatehouse.keys.records import KeyRecord
+    from gatehouse.times import to_rfc3339
 
     event = json.loads((EVENTS / "authorizer-apikey-ok.json").read_text())
     key = event["headers"]["authorization"].split(" ", 1)[1]

@@ -10,15 +10,15 @@ import pytest
 import redis
 from redis.crc import key_slot
 
+from gatehouse import wiring
+from gatehouse.clients.redis_client import redis_client
 from gatehouse.errors import ServiceUnavailableError
-from gatehouse.ratelimit.breaker import BreakerState, LocalBreaker
 from gatehouse.ratelimit.decision import scoped_windows
-from gatehouse.ratelimit.engine import RedisEngine
 from gatehouse.ratelimit.keys import keys_for
 from gatehouse.ratelimit.policies import DEFAULT_POLICIES, Policy, Window
+from gatehouse.ratelimit.redis_engine import RedisEngine
 from gatehouse.ratelimit.service import RateLimiter
-from gatehouse.settings import get_settings
-from gatehouse.stores.redis_client import redis_client
+from gatehouse.resilience.local_breaker import BreakerState, LocalBreaker
 
 pytestmark = pytest.mark.integration
 
@@ -248,16 +248,15 @@ def test_generic_client_path_decides_alike(engine, redis_url, subject):
 def settings_redis(redis_url, monkeypatch):
     """The production client (short timeouts, one retry) pointed at the session's Redis."""
     monkeypatch.setenv("REDIS_URL", redis_url)
-    get_settings.cache_clear()
-    redis_client.cache_clear()
+    wiring.reset()
     yield redis_client
-    get_settings.cache_clear()
-    redis_client.cache_clear()
+    wiring.reset()
 
 
 def test_redis_outage_fails_open_or_closed_and_recovers(settings_redis, redis_server, subject):
     limiter = RateLimiter(
-        settings_redis, breaker=LocalBreaker(failure_threshold=3, base_cooldown=0.2, max_cooldown=1.0)
+        lambda: RedisEngine(settings_redis()),
+        breaker=LocalBreaker(failure_threshold=3, base_cooldown=0.2, max_cooldown=1.0),
     )
     open_policy = [Policy(name="open", windows=(Window(name="hour", limit=3, period_seconds=3600),))]
     closed_policy = [
@@ -304,7 +303,7 @@ def test_limiter_applies_overrides_and_blocks_without_redis(redis_url, subject):
         calls.append(1)
         return redis.Redis.from_url(redis_url)
 
-    limiter = RateLimiter(factory, overrides)
+    limiter = RateLimiter(lambda: RedisEngine(factory()), overrides)
     decision = limiter.check(subject, [DEFAULT_POLICIES["free"]])
     assert decision.blocked and not decision.allowed and decision.retry_after == 3600
     assert calls == []

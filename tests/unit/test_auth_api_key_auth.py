@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from gatehouse.auth import api_key_format
 from gatehouse.auth.api_key_auth import ApiKeyAuthenticator
 from gatehouse.auth.exceptions import InvalidToken
-from gatehouse.auth.key_store import KeyHashRecord, from_rfc3339
+from gatehouse.keys import api_key_format
+from gatehouse.keys.records import KeyHashRecord
+from gatehouse.times import from_rfc3339
 from gatehouse.ttl_cache import MISSING, TtlCache
 
 NOW = 1_800_000_000.0

@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from gatehouse.auth import api_key_format as fmt
+from gatehouse.keys import api_key_format as fmt
 
 
 def test_generated_keys_have_the_fixed_shape_and_validate():

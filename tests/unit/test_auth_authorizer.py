@@ -14,9 +14,12 @@ import jwt
 import pytest
 from moto import mock_aws
 
-from gatehouse.auth import api_key_format
-from gatehouse.auth.authorizer import authorize, bearer_token, reset_default_authenticator
-from gatehouse.auth.key_store import DynamoKeyStore, KeyRecord, to_rfc3339
+from gatehouse.auth.authorizer import authorize, bearer_token
+from gatehouse.keys import api_key_format
+from gatehouse.keys.dynamo import DynamoKeyStore
+from gatehouse.keys.records import KeyRecord
+from gatehouse.times import to_rfc3339
+from gatehouse.wiring import reset as reset_default_authenticator
 from tests.unit.test_auth_key_store import create_table
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -199,7 +202,7 @@ def test_a_deeply_nested_jwt_header_is_a_deny_not_an_invocation_error(env):
 
 def test_bearer_tokens_and_jwts_share_one_length_bound(env):
     from gatehouse.auth import jwt_verifier
-    from gatehouse.auth.principal import MAX_TOKEN_LENGTH
+    from gatehouse.principal import MAX_TOKEN_LENGTH
 
     assert jwt_verifier.MAX_TOKEN_LENGTH is MAX_TOKEN_LENGTH
     assert bearer_token("Bearer " + "a" * MAX_TOKEN_LENGTH) == "a" * MAX_TOKEN_LENGTH

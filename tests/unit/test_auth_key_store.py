@@ -10,8 +10,10 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from gatehouse.auth.key_store import DynamoKeyStore, KeyRecord, from_rfc3339, to_rfc3339
 from gatehouse.errors import ConflictError, NotFoundError, ValidationError
+from gatehouse.keys.dynamo import DynamoKeyStore
+from gatehouse.keys.records import KeyRecord
+from gatehouse.times import from_rfc3339, to_rfc3339
 
 TABLE = "gatehouse-test"
 

@@ -8,13 +8,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from gatehouse.auth import api_key_format
 from gatehouse.auth.api_key_auth import ApiKeyAuthenticator
 from gatehouse.auth.exceptions import InvalidToken
-from gatehouse.auth.key_store import DynamoKeyStore
-from gatehouse.auth.keys_service import ApiKeyView, CreatedApiKey, KeysService
-from gatehouse.auth.principal import Principal
 from gatehouse.errors import AuthenticationError, AuthorizationError, ConflictError, NotFoundError, ValidationError
+from gatehouse.keys import api_key_format
+from gatehouse.keys.dynamo import DynamoKeyStore
+from gatehouse.keys.service import KeysService
+from gatehouse.keys.views import ApiKeyView, CreatedApiKey
+from gatehouse.principal import Principal
 from gatehouse.ttl_cache import TtlCache
 from tests.unit.test_auth_key_store import TABLE, create_table
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from gatehouse.auth.principal import Principal
-from gatehouse.auth.scopes import ALL_SCOPES, ROUTE_SCOPES, has_scope, required_scope
+from gatehouse.principal import Principal
+from gatehouse.route_rules import ROUTES, required_scope
+from gatehouse.scopes import ALL_SCOPES, has_scope
+
+ROUTE_SCOPES = {key: rule.scope for key, rule in ROUTES.items()}
 
 
 def test_admin_implies_every_scope():

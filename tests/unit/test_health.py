@@ -7,11 +7,10 @@ import threading
 
 import pytest
 
-from gatehouse.health.model import CheckResult, document, http_status, overall_status
-from gatehouse.health.readiness import ReadinessCache, run_probes
-from gatehouse.ratelimit.policies import default_registry
-from gatehouse.routes.health import _redis_down_status
-from gatehouse.settings import get_settings
+from gatehouse.health.records import CheckResult, document, http_status, overall_status
+from gatehouse.health.runtime import redis_down_status as _redis_down_status
+from gatehouse.health.service import ReadinessCache, run_probes
+from gatehouse.wiring import reset
 
 
 def result(status):
@@ -67,8 +66,7 @@ def test_readiness_is_cached_so_the_endpoint_cannot_amplify_load():
 
 
 def test_redis_down_is_warn_while_limits_fail_open_and_fail_when_one_is_closed(monkeypatch):
-    default_registry.cache_clear()
-    get_settings.cache_clear()
+    reset()
     assert _redis_down_status() == "warn"
     closed = {
         "policies": {
@@ -76,14 +74,12 @@ def test_redis_down_is_warn_while_limits_fail_open_and_fail_when_one_is_closed(m
         }
     }
     monkeypatch.setenv("RATELIMIT_POLICIES", json.dumps(closed))
-    get_settings.cache_clear()
-    default_registry.cache_clear()
+    reset()
     try:
         assert _redis_down_status() == "fail"
     finally:
         monkeypatch.delenv("RATELIMIT_POLICIES")
-        get_settings.cache_clear()
-        default_registry.cache_clear()
+        reset()
 
 
 def test_a_probe_still_running_is_not_started_again():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from gatehouse.ratelimit.breaker import BreakerState, LocalBreaker
+from gatehouse.resilience.local_breaker import BreakerState, LocalBreaker
 
 
 class Clock:

@@ -6,9 +6,9 @@ import pytest
 import redis
 
 from gatehouse.ratelimit.decision import Decision, WindowResult, scoped_windows
-from gatehouse.ratelimit.engine import RedisEngine, parse_reply, script_args
 from gatehouse.ratelimit.keys import keys_for
 from gatehouse.ratelimit.policies import DEFAULT_POLICIES, Policy, Window
+from gatehouse.ratelimit.redis_engine import RedisEngine, parse_reply, script_args
 
 
 def capture(engine, reply):

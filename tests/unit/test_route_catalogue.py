@@ -7,10 +7,11 @@ from pathlib import Path
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-from gatehouse.auth.scopes import ROUTE_SCOPES
+from gatehouse.route_rules import ROUTES
 from gatehouse.routes.catalog import all_routers
 from local.template import load_template
 
+ROUTE_SCOPES = {key: rule.scope for key, rule in ROUTES.items()}
 ROOT = Path(__file__).resolve().parents[2]
 DOCS_ROUTES = {"GET /openapi.json", "GET /docs"}
 

@@ -9,8 +9,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from gatehouse.api import Guard
-from gatehouse.auth.principal import Principal
-from gatehouse.auth.scopes import has_scope, required_scope
 from gatehouse.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -18,9 +16,11 @@ from gatehouse.errors import (
     UnsupportedMediaTypeError,
     ValidationError,
 )
-from gatehouse.ratelimit.policies import policies_for
+from gatehouse.principal import Principal
 from gatehouse.ratelimit.render import rate_limit_error, rate_limit_headers
-from gatehouse.ratelimit.runtime import rate_limiter
+from gatehouse.ratelimit.runtime import ratelimit_service
+from gatehouse.route_rules import required_scope
+from gatehouse.scopes import has_scope
 
 _METHODS_WITH_BODY = {"POST", "PUT", "PATCH", "DELETE"}
 DEFAULT_MAX_JSON_BYTES = 1_048_576
@@ -111,14 +111,12 @@ def require_scope(principal: Principal, required: str | None) -> None:
 
 
 def rate_limit_guard(event: Mapping[str, Any]) -> dict[str, str]:
-    """Charge the request to its principal under its tier's and route's policies (SPEC §8).
+    """Charge the request to its principal under its tier's and route's policies.
 
     Runs before the scope and body checks, so refused and malformed requests count too and
     every answer, 2xx or 4xx, carries the rate-limit headers.
     """
-    principal = principal_of(event)
-    policies = policies_for(principal.tier, str(event.get("routeKey", "")))
-    decision = rate_limiter().check(principal.principal_id, policies)
+    decision = ratelimit_service().charge_request(principal_of(event), str(event.get("routeKey", "")))
     if not decision.allowed:
         raise rate_limit_error(decision)
     return rate_limit_headers(decision)

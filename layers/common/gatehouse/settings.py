@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from gatehouse.wiring import provided
 
 
 class Settings(BaseModel):
@@ -50,7 +51,7 @@ class Settings(BaseModel):
         return cls.model_validate(dict(os.environ if env is None else env))
 
 
-@lru_cache(maxsize=1)
+@provided
 def get_settings() -> Settings:
-    """The process's settings; tests that change the environment call `get_settings.cache_clear()`."""
+    """The process's settings, read on first use; `gatehouse.wiring.reset()` reads them again."""
     return Settings.from_env()

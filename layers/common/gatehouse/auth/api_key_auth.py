@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from gatehouse.auth import api_key_format
 from gatehouse.auth.exceptions import InvalidToken
-from gatehouse.auth.key_store import ROTATED, KeyHashRecord, KeyStore, to_rfc3339
-from gatehouse.auth.principal import DEFAULT_TIER, TIERS, Principal
+from gatehouse.keys import api_key_format
+from gatehouse.keys.records import ROTATED, KeyHashRecord, KeyStore
+from gatehouse.principal import DEFAULT_TIER, TIERS, Principal
+from gatehouse.times import to_rfc3339
 from gatehouse.ttl_cache import MISSING, TtlCache
 
 NEGATIVE_TTL_CAP_SECONDS = 2.0

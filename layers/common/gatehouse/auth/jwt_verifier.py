@@ -23,7 +23,7 @@ from jwt.exceptions import PyJWTError
 
 from gatehouse.auth.exceptions import AuthConfigError, InvalidToken
 from gatehouse.auth.jwks import ASYMMETRIC_ALGORITHMS, JwksCache
-from gatehouse.auth.principal import (
+from gatehouse.principal import (
     DEFAULT_TIER,
     MAX_TOKEN_LENGTH,
     RESERVED_ID_PREFIXES,

@@ -1,16 +1,13 @@
-"""Readiness probes: one cheap data-plane call per dependency, timed in milliseconds."""
+"""Readiness probes, the health area's adapters: one cheap data-plane call per dependency, timed in ms."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
-from gatehouse.health.model import CheckResult, Status
+from gatehouse.clients.aws import fail_fast_client
+from gatehouse.clients.redis_client import redis_client
+from gatehouse.health.records import CheckResult, Probe, Status
 from gatehouse.settings import Settings
-from gatehouse.stores.aws import fail_fast_client
-from gatehouse.stores.redis_client import redis_client
-
-Probe = Callable[[], CheckResult]
 
 
 def _elapsed_ms(started: float) -> float:

@@ -13,7 +13,6 @@ from typing import Protocol, cast
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from gatehouse.ratelimit.policies import MAX_LIMIT, Policy, Windows, _FrozenModel
-from gatehouse.settings import get_settings
 from gatehouse.ttl_cache import MISSING, TtlCache
 
 logger = logging.getLogger(__name__)
@@ -128,9 +127,17 @@ def _boosted(policy: Policy, factor: float) -> Policy:
 
 
 class OverrideSource(Protocol):
-    """Where overrides live (DynamoDB in production, a dict in tests)."""
+    """Where overrides are read (DynamoDB in production, a dict in tests)."""
 
     def get(self, subject: str) -> Override | None: ...
+
+
+class OverrideStore(OverrideSource, Protocol):
+    """Where operators write overrides: put answers whether it created one, delete whether one was there."""
+
+    def put(self, override: Override) -> bool: ...
+
+    def delete(self, subject: str) -> bool: ...
 
 
 class NoOverrides:
@@ -151,11 +158,13 @@ class InMemoryOverrides:
         self.reads += 1
         return self.items.get(subject)
 
-    def put(self, override: Override) -> None:
+    def put(self, override: Override) -> bool:
+        created = override.subject not in self.items
         self.items[override.subject] = override
+        return created
 
-    def delete(self, subject: str) -> None:
-        self.items.pop(subject, None)
+    def delete(self, subject: str) -> bool:
+        return self.items.pop(subject, None) is not None
 
 
 class CachedOverrideSource:
@@ -167,13 +176,12 @@ class CachedOverrideSource:
     def __init__(
         self,
         source: OverrideSource,
-        ttl_seconds: float | None = None,
+        ttl_seconds: float,
         clock: Callable[[], float] = time.monotonic,
         max_entries: int = 10_000,
     ) -> None:
         self.source = source
-        ttl = get_settings().ratelimit_override_cache_seconds if ttl_seconds is None else ttl_seconds
-        self._cache: TtlCache[Override] = TtlCache(ttl, max_entries=max_entries, clock=clock)
+        self._cache: TtlCache[Override] = TtlCache(ttl_seconds, max_entries=max_entries, clock=clock)
 
     def get(self, subject: str) -> Override | None:
         hit = self._cache.get(subject)

@@ -1,16 +1,15 @@
-"""Rate-limit policies as data: the defaults of SPEC §8, RATELIMIT_POLICIES overrides, route groups."""
+"""Rate-limit policies as data: the defaults (docs/reference.md#rate-limits), RATELIMIT_POLICIES, route groups."""
 
 from __future__ import annotations
 
 import json
 import logging
-from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from gatehouse.models import ApiRequest
-from gatehouse.settings import get_settings
+from gatehouse.route_rules import route_groups
 
 logger = logging.getLogger(__name__)
 
@@ -91,11 +90,9 @@ DEFAULT_POLICIES: dict[str, Policy] = {
     )
 }
 
-# Route keys as API Gateway names them (`METHOD /path/{param}`) -> route group policy.
-DEFAULT_ROUTE_GROUPS: dict[str, str] = {
-    "POST /v1/keys": "credentials",
-    "POST /v1/keys/{keyId}/rotate": "credentials",
-}
+# Route keys as API Gateway names them (`METHOD /path/{param}`) -> route group policy, as
+# gatehouse.route_rules declares them.
+DEFAULT_ROUTE_GROUPS: dict[str, str] = route_groups()
 
 DEFAULT_TIER = "free"
 
@@ -161,14 +158,3 @@ class PolicyRegistry:
         if group is not None:
             result.append(self.policies[group])
         return result
-
-
-@lru_cache(maxsize=1)
-def default_registry() -> PolicyRegistry:
-    """The process's registry from settings; tests clear it with `default_registry.cache_clear()`."""
-    return PolicyRegistry.from_json(get_settings().ratelimit_policies)
-
-
-def policies_for(tier: str | None, route_key: str | None = None) -> list[Policy]:
-    """Policies that apply to a request of `tier` on `route_key` (e.g. "POST /v1/keys")."""
-    return default_registry().policies_for(tier, route_key)

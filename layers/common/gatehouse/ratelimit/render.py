@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from gatehouse.errors import RateLimitExceededError
 from gatehouse.ratelimit.decision import Decision, WindowResult
+from gatehouse.times import to_rfc3339
 
 
 def _labels(decision: Decision) -> dict[int, str]:
@@ -23,7 +23,7 @@ def _seconds(ms: int) -> int:
 
 
 def rate_limit_headers(decision: Decision) -> dict[str, str]:
-    """Headers for every rate-limited answer, 2xx and 4xx (SPEC §8).
+    """Headers for every rate-limited answer, 2xx and 4xx (docs/reference.md#rate-limit-headers).
 
     X-RateLimit-Reset is epoch seconds (not a delta), as our docs say."""
     binding = decision.binding
@@ -50,17 +50,13 @@ def rate_limit_error(decision: Decision) -> RateLimitExceededError:
     return RateLimitExceededError(message, headers=rate_limit_headers(decision))
 
 
-def _rfc3339(epoch_seconds: int) -> str:
-    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def check_body(decision: Decision) -> dict[str, Any]:
     """The `POST /v1/ratelimit/check` answer: {allowed, limit, remaining, resetAt, retryAfter?, policy}."""
     body: dict[str, Any] = {
         "allowed": decision.allowed,
         "limit": decision.limit,
         "remaining": decision.remaining,
-        "resetAt": _rfc3339(decision.reset_at),
+        "resetAt": to_rfc3339(decision.reset_at),
         "policy": decision.policy,
     }
     if decision.retry_after is not None:
@@ -79,7 +75,7 @@ def _window_usage(w: WindowResult, now_ms: int) -> dict[str, Any]:
         "windowSeconds": w.period_seconds,
         "used": max(0, w.limit - w.remaining),
         "remaining": w.remaining,
-        "resetAt": _rfc3339(-(-(now_ms + w.reset_after_ms) // 1000)),
+        "resetAt": to_rfc3339(-(-(now_ms + w.reset_after_ms) // 1000)),
     }
 
 

@@ -1,27 +1,28 @@
-"""The process's rate limiter, wired to the shared Redis client and the DynamoDB override store."""
+"""Wires the rate-limit area for Lambda: policies from the settings, Redis, the override table."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from gatehouse.ratelimit.override_store import DynamoOverrideStore
+from gatehouse.clients.dynamo import dynamodb_client, table_name
+from gatehouse.clients.redis_client import redis_client
+from gatehouse.ratelimit.dynamo import DynamoOverrideStore
 from gatehouse.ratelimit.overrides import CachedOverrideSource
-from gatehouse.ratelimit.service import RateLimiter
-from gatehouse.stores.redis_client import redis_client
+from gatehouse.ratelimit.policies import PolicyRegistry
+from gatehouse.ratelimit.redis_engine import RedisEngine
+from gatehouse.ratelimit.service import RateLimiter, RateLimitService
+from gatehouse.settings import get_settings
+from gatehouse.wiring import provided
 
 
-@lru_cache(maxsize=1)
-def override_store() -> DynamoOverrideStore:
-    return DynamoOverrideStore()
+@provided
+def policy_registry() -> PolicyRegistry:
+    """The defaults overlaid with the RATELIMIT_POLICIES document."""
+    return PolicyRegistry.from_json(get_settings().ratelimit_policies)
 
 
-@lru_cache(maxsize=1)
-def override_cache() -> CachedOverrideSource:
-    """Overrides as the limiter reads them: cached in-process for RATELIMIT_OVERRIDE_CACHE_SECONDS."""
-    return CachedOverrideSource(override_store())
-
-
-@lru_cache(maxsize=1)
-def rate_limiter() -> RateLimiter:
-    """Kept warm across invocations, with its breaker and fallback limiter."""
-    return RateLimiter(redis_client, override_cache())
+@provided
+def ratelimit_service() -> RateLimitService:
+    """Kept warm across invocations, with the limiter's breaker, fallback and override cache."""
+    store = DynamoOverrideStore(dynamodb_client(), table_name())
+    cache = CachedOverrideSource(store, get_settings().ratelimit_override_cache_seconds)
+    limiter = RateLimiter(lambda: RedisEngine(redis_client()), cache)
+    return RateLimitService(limiter, policy_registry(), store, cache)

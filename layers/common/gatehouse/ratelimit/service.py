@@ -1,34 +1,42 @@
-"""The rate limiter façade: overrides, then Redis behind a local breaker, else the failure mode."""
+"""The rate-limit use cases, and the limiter they share: overrides, then Redis behind a local breaker,
+else each policy's failure mode."""
 
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Protocol
 
-from redis.exceptions import RedisError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
-from gatehouse.errors import ServiceUnavailableError
-from gatehouse.ratelimit.breaker import LocalBreaker
+from gatehouse.errors import AuthorizationError, NotFoundError, ServiceUnavailableError, ValidationError
+from gatehouse.principal import Principal
 from gatehouse.ratelimit.decision import Decision, ScopedWindow, WindowResult, scoped_windows
-from gatehouse.ratelimit.engine import RedisEngine
+from gatehouse.ratelimit.errors import LimiterReplyError, LimiterUnavailable
 from gatehouse.ratelimit.fallback import LocalLimiter
 from gatehouse.ratelimit.overrides import (
     Blocked,
+    CachedOverrideSource,
     NoOverrides,
+    Override,
     OverrideSource,
+    OverrideStore,
     apply_override,
 )
-from gatehouse.ratelimit.policies import Policy
+from gatehouse.ratelimit.policies import Policy, PolicyRegistry, Window
+from gatehouse.resilience.local_breaker import LocalBreaker
+from gatehouse.scopes import RATELIMIT_ADMIN, has_scope
 
 logger = logging.getLogger(__name__)
 
 # Far above any real request weight; a bigger cost is a caller's mistake, not a request.
 MAX_COST = 1_000_000
-_TIMEOUTS = (RedisTimeoutError, socket.timeout, TimeoutError)
+
+
+class LimiterEngine(Protocol):
+    """The port that decides a check on shared state (RedisEngine): raises LimiterUnavailable
+    when it cannot, LimiterReplyError when its store answered an error."""
+
+    def evaluate(self, subject: str, windows: list[ScopedWindow], cost: int, *, peek: bool = False) -> Decision: ...
 
 
 class RateLimiter:
@@ -40,7 +48,7 @@ class RateLimiter:
 
     def __init__(
         self,
-        redis_client_factory: Callable[[], Any],
+        engine_factory: Callable[[], LimiterEngine],
         override_source: OverrideSource | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
@@ -48,8 +56,9 @@ class RateLimiter:
         breaker: LocalBreaker | None = None,
         fallback: LocalLimiter | None = None,
     ) -> None:
-        self._redis_client_factory = redis_client_factory
-        self._engine: RedisEngine | None = None
+        # Built on first use: a blocked subject or an open breaker never connects.
+        self._engine_factory = engine_factory
+        self._engine: LimiterEngine | None = None
         self.overrides = override_source or NoOverrides()
         self._wall_clock = wall_clock
         self.breaker = breaker or LocalBreaker(clock=clock)
@@ -85,15 +94,15 @@ class RateLimiter:
             return None
         try:
             if self._engine is None:
-                self._engine = RedisEngine(self._redis_client_factory())
+                self._engine = self._engine_factory()
             decision = self._engine.evaluate(subject, windows, cost, peek=peek)
-        except ResponseError:
+        except LimiterReplyError:
             # Redis answered: an error reply is a bad request of ours, not an outage.
             self.breaker.record_success()
             raise
-        except (RedisError, OSError) as exc:
-            self.breaker.record_failure(timeout=isinstance(exc, _TIMEOUTS))
-            logger.warning("rate-limit Redis call failed: %s", type(exc).__name__)
+        except LimiterUnavailable as exc:
+            self.breaker.record_failure(timeout=exc.timeout)
+            logger.warning("rate-limit Redis call failed: %s", exc.reason)
             return None
         except BaseException:
             # A bug is not an outage: release a half-open probe permit and let it propagate.
@@ -127,3 +136,89 @@ class RateLimiter:
             block_retry_after=blocked.retry_after,
             policies=tuple(p.name for p in policies),
         )
+
+
+# Subjects of the check API live in their own namespace, so a `ratelimit:check` caller can never
+# charge (or drain) a principal's own buckets. Overrides and usage address them with the prefix.
+CHECK_NAMESPACE = "check:"
+MAX_USAGE_POLICIES = 8
+
+
+class RateLimitService:
+    """The rate-limit use cases: charge a request, check a subject for another service, report
+    usage, and manage overrides. Authorization rules that depend on the subject live here."""
+
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        registry: PolicyRegistry,
+        overrides: OverrideStore,
+        override_cache: CachedOverrideSource,
+    ) -> None:
+        self.limiter = limiter
+        self.registry = registry
+        self._overrides = overrides
+        self._override_cache = override_cache
+
+    def charge_request(self, caller: Principal, route_key: str) -> Decision:
+        """Charge one API request to its principal under its tier's and route's policies."""
+        return self.limiter.check(caller.principal_id, self.registry.policies_for(caller.tier, route_key))
+
+    def check(
+        self,
+        caller: Principal,
+        subject: str,
+        *,
+        policy: str | None = None,
+        limits: tuple[Window, ...] | None = None,
+        cost: int = 1,
+    ) -> Decision:
+        """The check API: ad-hoc windows, a named policy, or else the caller's own tier policy."""
+        if limits is not None:
+            policies = [Policy(name="custom", windows=limits)]
+        elif policy is not None:
+            named = self.registry.get(policy)
+            if named is None:
+                raise ValidationError(details=[{"field": "policy", "message": f"unknown policy {policy!r}"}])
+            policies = [named]
+        else:
+            policies = self.registry.policies_for(caller.tier)
+        return self.limiter.check(CHECK_NAMESPACE + subject, policies, cost)
+
+    def usage(self, caller: Principal, subject: str, policy_names: str | None = None) -> Decision:
+        """Each window's current use. A principal reads its own subject (its tier and every route
+        group); anyone else's needs ratelimit:admin and names the policies (default: the default tier)."""
+        registry = self.registry
+        if subject == caller.principal_id and policy_names is None:
+            policies = registry.policies_for(caller.tier)
+            policies += [registry.policies[g] for g in sorted(set(registry.route_groups.values()))]
+            return self.limiter.usage(subject, policies)
+        if subject != caller.principal_id and not has_scope(caller.scopes, RATELIMIT_ADMIN):
+            raise AuthorizationError(
+                "The credentials do not allow this operation.",
+                details=[{"field": "scope", "message": f"requires {RATELIMIT_ADMIN}"}],
+            )
+        names = list(dict.fromkeys(n.strip() for n in (policy_names or registry.default_tier).split(",") if n.strip()))
+        if len(names) > MAX_USAGE_POLICIES:
+            raise ValidationError(details=[{"field": "policy", "message": f"at most {MAX_USAGE_POLICIES} policies"}])
+        unknown = [n for n in names if registry.get(n) is None]
+        if unknown:
+            raise ValidationError(details=[{"field": "policy", "message": f"unknown policies {unknown}"}])
+        return self.limiter.usage(subject, [registry.policies[n] for n in names])
+
+    def put_override(self, override: Override) -> bool:
+        """Store (replace) an override; True when it is new. This instance sees it at once."""
+        created = self._overrides.put(override)
+        self._override_cache.invalidate(override.subject)
+        return created
+
+    def get_override(self, subject: str) -> Override:
+        override = self._overrides.get(subject)
+        if override is None:
+            raise NotFoundError("No override for this subject.")
+        return override
+
+    def delete_override(self, subject: str) -> None:
+        if not self._overrides.delete(subject):
+            raise NotFoundError("No override for this subject.")
+        self._override_cache.invalidate(subject)

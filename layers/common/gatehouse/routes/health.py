@@ -9,12 +9,10 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from gatehouse.health import model
-from gatehouse.health.model import Status
-from gatehouse.health.probes import Probe, dead_letter_probe, dynamodb_probe, redis_probe, scheduler_probe
-from gatehouse.health.readiness import readiness_cache
-from gatehouse.ratelimit.policies import default_registry
-from gatehouse.settings import Settings, get_settings
+from gatehouse.health import records as model
+from gatehouse.health.runtime import readiness_probes
+from gatehouse.health.service import readiness_cache
+from gatehouse.settings import get_settings
 
 router = Router()
 
@@ -45,23 +43,6 @@ def _health_response(status_code: int, body: dict[str, Any]) -> Response[str]:
         body=json.dumps(body),
         headers={"Cache-Control": "no-store"},
     )
-
-
-def _redis_down_status() -> Status:
-    """Redis down only degrades the service while every rate-limit policy fails open."""
-    closed = any(p.failure_mode == "closed" for p in default_registry().policies.values())
-    return "fail" if closed else "warn"
-
-
-def readiness_probes(settings: Settings) -> dict[str, Probe]:
-    probes = {
-        "dynamodb": dynamodb_probe(settings),
-        "redis": redis_probe(settings, status_when_down=_redis_down_status()),
-        "scheduler": scheduler_probe(settings),
-    }
-    if settings.scheduler_dlq_url:
-        probes["scheduler-dlq"] = dead_letter_probe("scheduler-dlq", settings.scheduler_dlq_url)
-    return probes
 
 
 @router.get(

@@ -6,6 +6,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from gatehouse.guards import principal_of
 from gatehouse.models import ApiModel
+from gatehouse.routes.declare import route
 
 router = Router()
 
@@ -22,7 +23,7 @@ class Me(ApiModel):
     expires_at: str | None = None
 
 
-@router.get("/v1/me", summary="Who am I", tags=["identity"])
+@route(router, "GET /v1/me", summary="Who am I", tags=["identity"])
 def me() -> Me:
     principal = principal_of(router.current_event.raw_event)
     return Me(

@@ -1,4 +1,4 @@
-"""API-key routes (SPEC §7): create (secret shown once), list, get, rotate with grace, revoke."""
+"""API-key routes: create (secret shown once), list, get, rotate with grace, revoke."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import AwareDatetime, Field
 
-from gatehouse.auth.keys_service import ApiKeyPage, ApiKeyView, CreatedApiKey, default_service
-from gatehouse.auth.principal import Principal
 from gatehouse.guards import principal_of
+from gatehouse.keys.runtime import keys_service
+from gatehouse.keys.views import ApiKeyPage, ApiKeyView, CreatedApiKey
 from gatehouse.models import ApiRequest
+from gatehouse.principal import Principal
+from gatehouse.routes.declare import route
 
 router = Router()
 TAGS = ["api keys"]
@@ -40,15 +42,16 @@ def _caller() -> Principal:
     return principal_of(router.current_event.raw_event)
 
 
-@router.post(
-    "/v1/keys",
+@route(
+    router,
+    "POST /v1/keys",
     status_code=201,
     summary="Create an API key (the secret `key` is shown in this answer only)",
     tags=TAGS,
     responses={201: _json("created", CreatedApiKey)},
 )
 def create_key(request: Annotated[CreateKeyRequest, Body()]) -> dict[str, Any]:
-    view, secret = default_service().create_key(
+    view, secret = keys_service().create_key(
         _caller(),
         request.name,
         request.scopes,
@@ -59,8 +62,9 @@ def create_key(request: Annotated[CreateKeyRequest, Body()]) -> dict[str, Any]:
     return CreatedApiKey.of(view, secret).to_public()
 
 
-@router.get(
-    "/v1/keys",
+@route(
+    router,
+    "GET /v1/keys",
     summary="The caller's keys (every key for admin), never a secret",
     tags=TAGS,
     responses={200: _json("a page of keys", ApiKeyPage)},
@@ -69,21 +73,23 @@ def list_keys(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> dict[str, Any]:
-    return default_service().list_keys(_caller(), limit, cursor).to_public()
+    return keys_service().list_keys(_caller(), limit, cursor).to_public()
 
 
-@router.get(
-    "/v1/keys/<keyId>",
+@route(
+    router,
+    "GET /v1/keys/{keyId}",
     summary="One key",
     tags=TAGS,
     responses={200: _json("the key", ApiKeyView)},
 )
 def get_key(keyId: KeyIdPath) -> dict[str, Any]:
-    return default_service().get_key(_caller(), keyId).to_public()
+    return keys_service().get_key(_caller(), keyId).to_public()
 
 
-@router.post(
-    "/v1/keys/<keyId>/rotate",
+@route(
+    router,
+    "POST /v1/keys/{keyId}/rotate",
     status_code=201,
     summary="Rotate: a new key now, the old one keeps working for the grace period",
     tags=TAGS,
@@ -94,15 +100,16 @@ def rotate_key(
     request: Annotated[RotateKeyRequest | None, Body()] = None,
 ) -> dict[str, Any]:
     grace = (request or RotateKeyRequest()).grace_period_seconds
-    view, secret = default_service().rotate_key(_caller(), keyId, grace)
+    view, secret = keys_service().rotate_key(_caller(), keyId, grace)
     return CreatedApiKey.of(view, secret).to_public()
 
 
-@router.delete(
-    "/v1/keys/<keyId>",
+@route(
+    router,
+    "DELETE /v1/keys/{keyId}",
     summary="Revoke: refused by the authorizer from now on (within its cache TTLs)",
     tags=TAGS,
     responses={200: _json("the revoked key", ApiKeyView)},
 )
 def revoke_key(keyId: KeyIdPath) -> dict[str, Any]:
-    return default_service().revoke_key(_caller(), keyId).to_public()
+    return keys_service().revoke_key(_caller(), keyId).to_public()

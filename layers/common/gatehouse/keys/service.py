@@ -1,4 +1,4 @@
-"""The API-key domain behind /v1/keys: issue, list, get, rotate with grace, revoke (SPEC §7).
+"""The API-key use cases behind /v1/keys: issue, list, get, rotate with grace, revoke.
 
 The HTTP routes call these functions with the caller's Principal. Rules enforced here, so
 that no route can forget them: a principal never grants scopes it does not hold, never sets
@@ -14,26 +14,14 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from functools import lru_cache
-from typing import Literal
 
-from pydantic import ConfigDict
-
-from gatehouse.auth import api_key_format
-from gatehouse.auth.key_store import (
-    ACTIVE,
-    DynamoKeyStore,
-    KeyRecord,
-    KeyStore,
-    from_rfc3339,
-    to_rfc3339,
-)
-from gatehouse.auth.principal import TIERS, Principal
-from gatehouse.auth.scopes import ADMIN, ALL_SCOPES, has_scope
 from gatehouse.errors import AuthenticationError, AuthorizationError, NotFoundError, ValidationError
-from gatehouse.models import ApiModel
-from gatehouse.settings import get_settings
-from gatehouse.stores.dynamo import dynamodb_client, table_name
+from gatehouse.keys import api_key_format
+from gatehouse.keys.records import ACTIVE, KeyRecord, KeyStore
+from gatehouse.keys.views import ApiKeyPage, ApiKeyView
+from gatehouse.principal import TIERS, Principal
+from gatehouse.scopes import ADMIN, ALL_SCOPES, has_scope
+from gatehouse.times import from_rfc3339, to_rfc3339
 
 DEFAULT_GRACE_SECONDS = 86400
 MAX_GRACE_SECONDS = 30 * 86400
@@ -42,72 +30,6 @@ MAX_OWNER_ID_LENGTH = 256
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 KEY_ID_RANDOM_LENGTH = 20
-
-
-class _CamelModel(ApiModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class ApiKeyView(_CamelModel):
-    """A key as its owner sees it: never the secret, never the hash."""
-
-    id: str
-    name: str
-    prefix: str
-    owner_id: str
-    scopes: list[str]
-    tier: str
-    status: Literal["active", "rotated", "revoked"]
-    created_at: datetime
-    expires_at: datetime | None = None
-    revoked_at: datetime | None = None
-    rotated_from: str | None = None
-    rotated_to: str | None = None
-    grace_until: datetime | None = None
-
-    @classmethod
-    def from_record(cls, record: KeyRecord) -> ApiKeyView:
-        return cls(
-            id=record.id,
-            name=record.name,
-            prefix=record.prefix,
-            owner_id=record.owner_id,
-            scopes=sorted(record.scopes),
-            tier=record.tier,
-            status=record.status,  # type: ignore[arg-type]
-            created_at=datetime.fromtimestamp(from_rfc3339(record.created_at), UTC),
-            expires_at=_parse_time(record.expires_at),
-            revoked_at=_parse_time(record.revoked_at),
-            rotated_from=record.rotated_from,
-            rotated_to=record.rotated_to,
-            grace_until=_parse_time(record.grace_until),
-        )
-
-    def to_public(self) -> dict[str, object]:
-        """The JSON body: camelCase, RFC 3339 UTC timestamps with Z."""
-        return self.model_dump(mode="json", by_alias=True)
-
-
-class CreatedApiKey(ApiKeyView):
-    """The answer to create and rotate: the only time the secret `key` is ever shown."""
-
-    key: str
-
-    @classmethod
-    def of(cls, view: ApiKeyView, secret_key: str) -> CreatedApiKey:
-        return cls(**view.model_dump(), key=secret_key)
-
-
-class ApiKeyPage(_CamelModel):
-    items: list[ApiKeyView]
-    next_cursor: str | None = None
-
-    def to_public(self) -> dict[str, object]:
-        return self.model_dump(mode="json", by_alias=True)
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    return datetime.fromtimestamp(from_rfc3339(value), UTC) if value else None
 
 
 def _invalid(field: str, message: str) -> ValidationError:
@@ -334,15 +256,3 @@ class KeysService:
         if epoch <= now:
             raise _invalid("expiresAt", "must be in the future")
         return to_rfc3339(epoch)
-
-
-@lru_cache(maxsize=1)
-def default_service() -> KeysService:
-    """The process's service over the configured table (tests build KeysService with their own store)."""
-
-    settings = get_settings()
-    return KeysService(
-        DynamoKeyStore(dynamodb_client(), table_name()),
-        environment=settings.key_environment,
-        pepper=settings.api_key_pepper.get_secret_value(),
-    )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
+
+from gatehouse.times import to_rfc3339
 
 Status = Literal["pass", "warn", "fail"]
 MEDIA_TYPE = "application/health+json"
@@ -12,7 +15,7 @@ _SEVERITY: dict[str, int] = {"pass": 0, "warn": 1, "fail": 2}
 
 
 def utc_now_rfc3339() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return to_rfc3339(time.time())
 
 
 @dataclass(frozen=True)
@@ -73,3 +76,7 @@ def document(status: Status, version: str, release_id: str, results: list[CheckR
             checks.setdefault(result.key, []).append(result.to_json())
         doc["checks"] = checks
     return doc
+
+
+Probe = Callable[[], CheckResult]
+"""One dependency's check: cheap, bounded by its own timeouts, never raising for an outage."""

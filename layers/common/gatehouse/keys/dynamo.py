@@ -1,4 +1,4 @@
-"""Where API keys live: the two DynamoDB items per key, the KeyStore port and its DynamoDB adapter.
+"""The KeyStore adapter on DynamoDB: the two items per key, their mapping, list cursors.
 
 Schema (single table, fixed by the design; docs/data-model.md should copy this):
 
@@ -16,7 +16,7 @@ Schema (single table, fixed by the design; docs/data-model.md should copy this):
 
 Both items are written in one TransactWriteItems; rotation and revocation are transactions
 conditioned on the current status, so concurrent rotate/revoke calls cannot both win.
-This module avoids gatehouse.settings (pydantic) because the authorizer imports it.
+This module avoids gatehouse.settings (pydantic) because the authorizer's wiring imports it.
 """
 
 from __future__ import annotations
@@ -24,94 +24,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
+from gatehouse.clients.dynamo_items import from_item, to_attribute, to_item
 from gatehouse.errors import ConflictError, NotFoundError, ValidationError
-from gatehouse.stores.dynamo_items import from_item, to_attribute, to_item
+from gatehouse.keys.records import ACTIVE, REVOKED, ROTATED, KeyHashRecord, KeyPage, KeyRecord
+from gatehouse.times import from_rfc3339
 
-ACTIVE: Final = "active"
-ROTATED: Final = "rotated"
-REVOKED: Final = "revoked"
 CLEANUP_DELAY_SECONDS: Final = 86400  # how long a dead hash record lingers before TTL removes it
-
-
-def to_rfc3339(epoch_seconds: int) -> str:
-    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def from_rfc3339(text: str) -> int:
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
-
-
-@dataclass(frozen=True, slots=True)
-class KeyRecord:
-    """An API key as the owner and operators see it (never the secret)."""
-
-    id: str
-    name: str
-    prefix: str
-    hash: str
-    owner_id: str
-    scopes: tuple[str, ...]
-    tier: str
-    status: str
-    created_at: str
-    expires_at: str | None = None
-    revoked_at: str | None = None
-    rotated_to: str | None = None
-    rotated_from: str | None = None
-    grace_until: str | None = None
-    last_used_at: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class KeyHashRecord:
-    """What the authorizer needs to accept or refuse a key, read in one GetItem."""
-
-    key_id: str
-    owner_id: str
-    scopes: frozenset[str]
-    tier: str
-    status: str
-    expires_at: int | None = None
-    grace_until: int | None = None
-
-    def accepts(self, now: float) -> bool:
-        """Active and unexpired, or rotated away but still inside its grace period."""
-        if self.expires_at is not None and now >= self.expires_at:
-            return False
-        if self.status == ACTIVE:
-            return True
-        return self.status == ROTATED and self.grace_until is not None and now < self.grace_until
-
-
-@dataclass(frozen=True, slots=True)
-class KeyPage:
-    items: list[KeyRecord] = field(default_factory=list)
-    next_cursor: str | None = None
-
-
-class KeyStore(Protocol):
-    """The port the key domain and the authorizer use; DynamoKeyStore is its one adapter."""
-
-    def get_hash_record(self, key_hash: str) -> KeyHashRecord | None: ...
-
-    def create(self, record: KeyRecord) -> None: ...
-
-    def get(self, key_id: str) -> KeyRecord | None: ...
-
-    def list_by_owner(self, owner_id: str, limit: int, cursor: str | None) -> KeyPage: ...
-
-    def list_all(self, limit: int, cursor: str | None) -> KeyPage: ...
-
-    def rotate(self, old: KeyRecord, new: KeyRecord, grace_until: str) -> None: ...
-
-    def revoke(self, record: KeyRecord, revoked_at: str) -> KeyRecord: ...
-
 
 # --- item mapping ---------------------------------------------------------------------------
 

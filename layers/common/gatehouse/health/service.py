@@ -7,8 +7,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from gatehouse.health.model import CheckResult, Status, overall_status
-from gatehouse.health.probes import Probe
+from gatehouse.health.records import CheckResult, Probe, Status, overall_status
 
 # Probes block on sockets, so threads give real concurrency; kept for warm invocations.
 _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="health")

@@ -7,7 +7,6 @@ import math
 from typing import Any
 
 from gatehouse.ratelimit.overrides import Override
-from gatehouse.stores.dynamo import dynamodb_client, table_name
 
 _DAY = 86_400
 
@@ -19,8 +18,12 @@ def _key(subject: str) -> dict[str, Any]:
 class DynamoOverrideStore:
     """get/put/delete by subject: one GetItem, PutItem or DeleteItem each, never a scan."""
 
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
     def get(self, subject: str) -> Override | None:
-        item = dynamodb_client().get_item(TableName=table_name(), Key=_key(subject)).get("Item")
+        item = self._client.get_item(TableName=self._table, Key=_key(subject)).get("Item")
         if item is None:
             return None
         return Override.model_validate_json(item["override"]["S"])
@@ -37,10 +40,10 @@ class DynamoOverrideStore:
         if override.expires_at is not None:
             # Expired overrides are already ignored; TTL only tidies the table a day later.
             item["ttl"] = {"N": str(math.ceil(override.expires_at.timestamp()) + _DAY)}
-        answer = dynamodb_client().put_item(TableName=table_name(), Item=item, ReturnValues="ALL_OLD")
+        answer = self._client.put_item(TableName=self._table, Item=item, ReturnValues="ALL_OLD")
         return "Attributes" not in answer
 
     def delete(self, subject: str) -> bool:
         """Remove the subject's override; True when there was one."""
-        answer = dynamodb_client().delete_item(TableName=table_name(), Key=_key(subject), ReturnValues="ALL_OLD")
+        answer = self._client.delete_item(TableName=self._table, Key=_key(subject), ReturnValues="ALL_OLD")
         return "Attributes" in answer

@@ -1,7 +1,7 @@
 """The DynamoDB adapter: one low-level client per process, reused across warm invocations.
 
 The low-level client (not the resource API) keeps cold start and per-call overhead small;
-`gatehouse.stores.dynamo_items` converts between plain values and DynamoDB's typed JSON.
+`gatehouse.clients.dynamo_items` converts between plain values and DynamoDB's typed JSON.
 The endpoint comes from the standard AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL variables.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from gatehouse.clients.aws import aws_client
 from gatehouse.settings import get_settings
-from gatehouse.stores.aws import aws_client
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

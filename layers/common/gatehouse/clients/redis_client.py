@@ -8,13 +8,13 @@ ElastiCache Serverless requires.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from gatehouse.settings import get_settings
+from gatehouse.wiring import provided
 
 
-@lru_cache(maxsize=1)
+@provided
 def redis_client() -> Any:
     """The process's Redis client (redis.Redis, or redis.RedisCluster in cluster mode)."""
     import redis  # on first use: liveness and docs never need it

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, Literal
+
+from gatehouse.times import rfc3339
 
 AuthType = Literal["jwt", "apiKey"]
 
@@ -41,7 +43,7 @@ def _expiry_from_context(value: Any) -> str | None:
         raise ValueError("authorizer context has an invalid expiresAt") from None
     if parsed.tzinfo is None:
         raise ValueError("authorizer context has an invalid expiresAt")
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339(parsed)
 
 
 @dataclass(frozen=True, slots=True)

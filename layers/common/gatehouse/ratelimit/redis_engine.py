@@ -12,14 +12,17 @@ or client-side-caching client) goes through redis-py's ordinary `evalsha`.
 from __future__ import annotations
 
 import hashlib
+import socket
 from functools import lru_cache
 from importlib import resources
 from typing import Any, NamedTuple
 
 import redis
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gatehouse.ratelimit.decision import Decision, ScopedWindow, WindowResult
+from gatehouse.ratelimit.errors import LimiterReplyError, LimiterUnavailable
 from gatehouse.ratelimit.keys import keys_for
 from gatehouse.ratelimit.policies import Window
 
@@ -29,6 +32,7 @@ _new = tuple.__new__
 # Bound of the per-engine plan cache; a full cache is simply dropped (cheaper than an LRU's
 # bookkeeping on every call, and a miss only costs encoding one request).
 _MAX_CACHED_SUBJECTS = 2048
+_TIMEOUTS = (RedisTimeoutError, socket.timeout, TimeoutError)
 
 
 @lru_cache(maxsize=1)
@@ -91,8 +95,8 @@ def _same_windows(planned: tuple[tuple[Window, str], ...], windows: list[ScopedW
 
 
 class RedisEngine:
-    """Decides a check on Redis. Stateless apart from the client and a cache of encoded
-    requests; raises redis errors as they come."""
+    """Decides a check on Redis (the LimiterEngine adapter). Stateless apart from the client and a
+    cache of encoded requests."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
@@ -108,6 +112,15 @@ class RedisEngine:
         self._plans: dict[str, _Plan] = {}
 
     def evaluate(self, subject: str, windows: list[ScopedWindow], cost: int, *, peek: bool = False) -> Decision:
+        """The decision of limiter.lua; redis-py's errors come out as the area's own."""
+        try:
+            return self._evaluate(subject, windows, cost, peek)
+        except ResponseError as error:
+            raise LimiterReplyError(str(error)) from error
+        except (RedisError, OSError) as error:
+            raise LimiterUnavailable(type(error).__name__, timeout=isinstance(error, _TIMEOUTS)) from error
+
+    def _evaluate(self, subject: str, windows: list[ScopedWindow], cost: int, peek: bool) -> Decision:
         if not windows:
             raise ValueError("a check needs at least one window")
         pool = self._pool

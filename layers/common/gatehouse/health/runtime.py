@@ -1,0 +1,25 @@
+"""Wires readiness for Lambda: which dependencies are probed, and how bad Redis being down is."""
+
+from __future__ import annotations
+
+from gatehouse.health.probes import Probe, dead_letter_probe, dynamodb_probe, redis_probe, scheduler_probe
+from gatehouse.health.records import Status
+from gatehouse.ratelimit.runtime import policy_registry
+from gatehouse.settings import Settings
+
+
+def redis_down_status() -> Status:
+    """Redis down only degrades the service while every rate-limit policy fails open."""
+    closed = any(p.failure_mode == "closed" for p in policy_registry().policies.values())
+    return "fail" if closed else "warn"
+
+
+def readiness_probes(settings: Settings) -> dict[str, Probe]:
+    probes = {
+        "dynamodb": dynamodb_probe(settings),
+        "redis": redis_probe(settings, status_when_down=redis_down_status()),
+        "scheduler": scheduler_probe(settings),
+    }
+    if settings.scheduler_dlq_url:
+        probes["scheduler-dlq"] = dead_letter_probe("scheduler-dlq", settings.scheduler_dlq_url)
+    return probes

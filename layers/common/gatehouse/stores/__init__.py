@@ -1,1 +1,0 @@
-"""Adapters to DynamoDB and Redis: the only modules that hold boto3 and redis clients."""

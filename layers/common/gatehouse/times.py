@@ -1,0 +1,43 @@
+"""Timestamps on the wire: RFC 3339 UTC with a Z and whole seconds (`2026-11-22T12:00:00Z`).
+
+Standard library only (the authorizer uses it). Rendering is total: an epoch outside the years
+1-9999 is clamped to that range rather than raising, so no stored or computed instant can turn
+an answer into a 500.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Final
+
+MIN_EPOCH: Final = int(datetime(1, 1, 1, tzinfo=UTC).timestamp())
+MAX_EPOCH: Final = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp())
+
+
+def clamp_epoch(epoch_seconds: float) -> int:
+    """Whole seconds within what RFC 3339 (years 1-9999) can write."""
+    return int(min(max(epoch_seconds, MIN_EPOCH), MAX_EPOCH))
+
+
+def to_rfc3339(epoch_seconds: float) -> str:
+    """Epoch seconds -> `YYYY-MM-DDTHH:MM:SSZ` (fractions dropped; clamped to years 1-9999)."""
+    # isoformat, not strftime: it always writes four-digit years.
+    return datetime.fromtimestamp(clamp_epoch(epoch_seconds), UTC).replace(tzinfo=None).isoformat() + "Z"
+
+
+def rfc3339(value: datetime) -> str:
+    """A datetime -> the same form (a naive one is read as UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return to_rfc3339(value.timestamp())
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """RFC 3339 / ISO 8601 text -> an aware datetime (naive means UTC). ValueError when unreadable."""
+    parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def from_rfc3339(text: str) -> int:
+    """RFC 3339 text -> epoch seconds."""
+    return int(parse_rfc3339(text).timestamp())
