@@ -33,7 +33,7 @@ class LocalLimiter:
     def evaluate(self, subject: str, windows: list[ScopedWindow], cost: int, *, peek: bool = False) -> Decision:
         keys = keys_for(subject, windows)
         with self._lock:
-            now = int(self._clock() * 1_000_000)
+            now = round(self._clock() * 1_000_000)  # round: exact microseconds from a float clock
             verdicts = []
             for key, scoped in zip(keys, windows, strict=True):
                 entry = self._entries.get(key)
