@@ -1,1 +1,1 @@
-"""Gatehouse benchmarks: `python -m bench` prints each section's table (SPEC §15)."""
+"""Gatehouse benchmarks: `python -m bench` prints each section's table (docs/reference.md#performance-targets)."""

@@ -328,7 +328,8 @@ def _targets(samples: list[Sample], reads: dict[str, float], api_warm: str, api_
     rows.append([f"{api_warm}: DynamoDB reads/auth", f"{reads[api_warm]:g}", "0", _ok(reads[api_warm] == 0)])
     rows.append([f"{api_cold}: DynamoDB reads/auth", f"{reads[api_cold]:g}", "exactly 1", _ok(reads[api_cold] == 1)])
     return Table(
-        f"Authorizer targets (SPEC §15; the cache-off rows are the worst case, not the SPEC's warm case); "
+        "Authorizer targets (docs/reference.md#performance-targets; "
+        f"cache-off rows are the worst case, not the targeted warm case); "
         f"section took {seconds:.0f} s",
         ["comparison", "measured", "target", "met?"],
         rows,

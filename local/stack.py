@@ -83,7 +83,7 @@ class LocalStack:
         return self.services.redis
 
     def local_json(self) -> dict[str, Any]:
-        """What `.gatehouse/local.json` holds (SPEC §4)."""
+        """What `.gatehouse/local.json` holds (README, First call)."""
         info: dict[str, Any] = {"apiUrl": self.api_url}
         info.update({k: v for k, v in self.bootstrap_info.items() if k in ("adminKey", "jwt")})
         info.update(

@@ -188,7 +188,7 @@ def rate_limit_headers(response: requests.Response) -> RateLimitHeaders:
 
 
 def assert_error(response: requests.Response, status: int, code: str) -> dict[str, Any]:
-    """The SPEC §5 envelope with `code`, and a requestId equal to X-Request-Id."""
+    """The error envelope (docs/reference.md#errors) with `code`, and a requestId equal to X-Request-Id."""
     assert response.status_code == status, f"expected {status}, got {response.status_code}: {response.text}"
     body = response.json()
     assert set(body) == {"error", "requestId"}, body

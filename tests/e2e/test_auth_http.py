@@ -1,4 +1,4 @@
-"""SPEC §6/§7 over real HTTP: what the authorizer refuses, and what it lets through, via GET /v1/me."""
+"""Authorizer and API keys over real HTTP: what the authorizer refuses, and what it lets through, via GET /v1/me."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from tests.e2e.tokens import (
 
 JWKS_ISSUER = "https://e2e-idp.example.test/"
 JWKS_AUDIENCE = "gatehouse-e2e"
-# With two issuers each needs its own principalPrefix (SPEC §6: one subject per issuer).
+# With two issuers each needs its own principalPrefix (docs/reference.md: one subject per issuer).
 DEV_PREFIX = "dev|"
 JWKS_PREFIX = "idp|"
 

@@ -1,4 +1,4 @@
-"""SPEC §7 over real HTTP: the API-key lifecycle, escalation and object-level access, error envelopes."""
+"""API keys over real HTTP: the API-key lifecycle, escalation and object-level access, error envelopes."""
 
 from __future__ import annotations
 
@@ -473,7 +473,7 @@ def test_a_malformed_request_id_is_replaced_and_echoed_consistently(local_stack,
 
 
 def test_without_a_caller_request_id_every_error_body_matches_its_header(local_stack, info):
-    """SPEC §5: with no (or a malformed) caller X-Request-Id, the id is new but one and the same in both places.
+    """With no (or a malformed) caller X-Request-Id, the id is new but one and the same in both places.
 
     Covers the errors raised inside the resolver (validation, domain 403/404/409), not only the guards'.
     """

@@ -1,4 +1,4 @@
-"""SPEC §8 over real HTTP through the local stack: rate-limit headers, 429s, overrides, usage, the check
+"""Rate limiting over real HTTP through the local stack: rate-limit headers, 429s, overrides, usage, the check
 API, and Redis stopped mid-run (open policies keep serving on the fallback limiter, closed ones answer 503,
 and limiting recovers by itself once Redis is back).
 

@@ -70,7 +70,7 @@ def call(stack: Any, method: str, path: str, token: str | None = None, **kwargs:
 
 
 def assert_gateway_forbidden(response: requests.Response) -> None:
-    """What API Gateway itself answers when the authorizer refuses (kept as is, SPEC §5)."""
+    """What API Gateway itself answers when the authorizer refuses (kept as is, docs/reference.md#errors)."""
     assert response.status_code == 403, (response.status_code, response.text)
     assert response.json() == {"message": "Forbidden"}
 
@@ -81,7 +81,7 @@ def assert_gateway_unauthorized(response: requests.Response) -> None:
 
 
 def assert_envelope(response: requests.Response, status: int, code: str) -> dict[str, Any]:
-    """The SPEC §5 error envelope, with X-Request-Id equal to body.requestId."""
+    """The error envelope (docs/reference.md#errors), with X-Request-Id equal to body.requestId."""
     assert response.status_code == status, (response.status_code, response.text)
     assert response.headers["Content-Type"].startswith("application/json")
     body = response.json()

@@ -1,4 +1,4 @@
-"""SPEC §5 over HTTP: envelopes, API Gateway's own answers, OpenAPI and Swagger UI."""
+"""HTTP conventions (docs/reference.md) over HTTP: envelopes, API Gateway's own answers, OpenAPI and Swagger UI."""
 
 from __future__ import annotations
 

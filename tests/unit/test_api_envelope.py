@@ -1,4 +1,4 @@
-"""The resolver factory and handler wrapper: every failure is the SPEC §5 envelope, never a 500 leak."""
+"""The resolver factory and handler wrapper: every failure is the error envelope, never a 500 leak."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The resolver factory and handler wrapper every API function uses.
 
 `create_app()` gives a Powertools `APIGatewayHttpResolver` with validation on and every
-failure mapped to the error envelope of SPEC §5. `make_handler()` wraps `app.resolve` in
+failure mapped to the error envelope of docs/reference.md#errors. `make_handler()` wraps `app.resolve` in
 the edge pipeline: request id, guards that must run before any body parsing (media type,
 size, principal and route scope, rate limit), and the response headers they contribute.
 Guards run in the wrapper rather than as Powertools middlewares because Powertools runs
@@ -76,7 +76,7 @@ def create_app(*, title: str = "Gatehouse") -> APIGatewayHttpResolver:
 
     @app.exception_handler(RequestValidationError)
     def _validation_error(error: RequestValidationError) -> Response:
-        # Powertools answers 422; SPEC §5 wants 400 VALIDATION_ERROR with field details.
+        # Powertools answers 422; docs/reference.md#errors says 400 VALIDATION_ERROR with field details.
         details = validation_details(list(error.errors()))
         body = error_body(ErrorCode.VALIDATION_ERROR, "The request is not valid.", _current_request_id(app), details)
         return _json_response(400, body)

@@ -1,4 +1,4 @@
-"""Error codes, the exceptions the domains raise, and the error envelope of SPEC §5."""
+"""Error codes, the exceptions the domains raise, and the error envelope of docs/reference.md#errors."""
 
 from __future__ import annotations
 

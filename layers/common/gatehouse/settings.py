@@ -31,18 +31,18 @@ class Settings(BaseModel):
     redis_connect_timeout_ms: int = Field(50, alias="REDIS_CONNECT_TIMEOUT_MS", ge=1)
     redis_read_timeout_ms: int = Field(100, alias="REDIS_READ_TIMEOUT_MS", ge=1)
 
-    # Authorizer and identity (SPEC §6, §7).
+    # Authorizer and identity (docs/reference.md#configuration).
     authorizer_cache_ttl: int = Field(60, alias="AUTHORIZER_CACHE_TTL", ge=0)
     # Secrets: SecretStr keeps them out of any repr or log of the settings.
     jwt_issuers: SecretStr = Field(SecretStr("[]"), alias="JWT_ISSUERS")  # JSON list, parsed by gatehouse.auth
     api_key_pepper: SecretStr = Field(SecretStr(""), alias="API_KEY_PEPPER")
     api_key_cache_seconds: float = Field(10.0, alias="API_KEY_CACHE_SECONDS", ge=0)
 
-    # Rate limiting (SPEC §8).
+    # Rate limiting (docs/reference.md#rate-limits).
     ratelimit_override_cache_seconds: float = Field(5.0, alias="RATELIMIT_OVERRIDE_CACHE_SECONDS", ge=0)
     ratelimit_policies: str = Field("", alias="RATELIMIT_POLICIES")  # optional JSON overriding defaults
 
-    # Health (SPEC §12).
+    # Health (docs/reference.md#configuration).
     health_cache_seconds: float = Field(5.0, alias="HEALTH_CACHE_SECONDS", ge=0)
     health_check_timeout_seconds: float = Field(1.0, alias="HEALTH_CHECK_TIMEOUT_SECONDS", gt=0)
 

@@ -192,7 +192,7 @@ class KeysService:
 
     def _owned(self, caller: Principal, key_id: str) -> KeyRecord:
         record = self._store.get(key_id) if isinstance(key_id, str) and 0 < len(key_id) <= 64 else None
-        # Another owner's key answers exactly like a missing one (SPEC §5: 404, not 403).
+        # Another owner's key answers exactly like a missing one (docs/reference.md: 404, not 403).
         if record is None or (record.owner_id != caller.owner_id and not _is_admin(caller)):
             raise NotFoundError("No such key.")
         return record

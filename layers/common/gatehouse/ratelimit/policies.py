@@ -18,7 +18,7 @@ NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 
 
 class _FrozenModel(ApiRequest):
-    # camelCase on the wire (SPEC §5), unknown fields refused; frozen so a policy can be shared.
+    # camelCase on the wire (docs/reference.md), unknown fields refused; frozen so a policy can be shared.
     model_config = ConfigDict(frozen=True)
 
 

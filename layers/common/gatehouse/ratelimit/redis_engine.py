@@ -1,6 +1,6 @@
 """Runs limiter.lua: EVALSHA in one round trip, EVAL on NOSCRIPT, reply parsed into a Decision.
 
-This is the rate limiter's hot path, measured against a bare PING (SPEC §15). With a plain
+This is the rate limiter's hot path, measured against a bare PING (docs/reference.md#performance-targets). With a plain
 `redis.Redis` client the request is RESP bytes built once per subject and policy set (a
 "plan", which also holds the fixed fields of the reply's WindowResults) and written on a
 connection of the client's own pool with the client's own retry policy and timeouts:
