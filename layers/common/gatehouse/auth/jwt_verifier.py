@@ -16,13 +16,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import jwt
 from jwt.exceptions import PyJWTError
 
 from gatehouse.auth.exceptions import AuthConfigError, InvalidToken
-from gatehouse.auth.jwks import ASYMMETRIC_ALGORITHMS, JwksCache
+from gatehouse.auth.jwks import ASYMMETRIC_ALGORITHMS, JwksCache, is_fetchable_jwks_url
 from gatehouse.principal import (
     DEFAULT_TIER,
     MAX_TOKEN_LENGTH,
@@ -42,7 +41,6 @@ MAX_PAYLOAD_SEGMENT_LENGTH: Final = 6144
 MAX_PRINCIPAL_PREFIX_LENGTH: Final = 64
 MIN_HMAC_SECRET_BYTES: Final = 32  # RFC 7518 §3.2: a key at least as long as the hash
 DEFAULT_SCOPE_CLAIMS: Final = ("scope", "scp", "permissions")
-_LOCAL_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 
 _CONFIG_FIELDS: Final = frozenset(
     {
@@ -93,9 +91,8 @@ def _string_list(value: Any, name: str) -> tuple[str, ...]:
 
 
 def _check_jwks_url(url: str) -> str:
-    parts = urlsplit(url)
-    # Plain http only towards the local machine (the local stack's mock IdP).
-    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS):
+    # The rule the fetch applies too: plain http only towards the local machine (a local IdP).
+    if is_fetchable_jwks_url(url):
         return url
     raise AuthConfigError("JWT_ISSUERS: jwksUrl must be https (http only for localhost)")
 
