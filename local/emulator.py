@@ -286,7 +286,10 @@ def _make_handler(emulator: HttpApiEmulator) -> type[BaseHTTPRequestHandler]:
             # A request http.server cannot parse (bad request line, URI or header too long, wrong
             # HTTP version) is still answered in API Gateway's shape, with an apigw-requestid.
             self.close_connection = True
-            phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
+            try:
+                phrase = HTTPStatus(code).phrase
+            except ValueError:
+                phrase = "Error"
             self._send(apigw.message(code, phrase), _new_request_id())
 
         def _send(self, response: Response, request_id: str) -> None:
