@@ -8,10 +8,13 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from local import apigw
 from local.apigw import (
     MAX_BODY_BYTES,
     MalformedResponseError,
@@ -272,7 +275,27 @@ def _make_handler(emulator: HttpApiEmulator) -> type[BaseHTTPRequestHandler]:
             )
             self._send(emulator.handle(req, host), request_id)
 
+        def __getattr__(self, name: str) -> Callable[[], None]:
+            # Every method reaches the router, as at API Gateway: one with no route (PROPFIND,
+            # PURGE...) is its 404, where http.server would answer a 501 page of its own.
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            # A request http.server cannot parse (bad request line, URI or header too long, wrong
+            # HTTP version) is still answered in API Gateway's shape, with an apigw-requestid.
+            self.close_connection = True
+            try:
+                phrase = HTTPStatus(code).phrase
+            except ValueError:
+                phrase = "Error"
+            self._send(apigw.message(code, phrase), _new_request_id())
+
         def _send(self, response: Response, request_id: str) -> None:
+            if self.request_version == "HTTP/0.9":
+                # No status line or headers in HTTP/0.9: answer as 1.0, so the id is never lost.
+                self.request_version = "HTTP/1.0"
             self.send_response(response.status)
             names = {name.lower() for name, _ in response.headers}
             for name, value in response.headers:

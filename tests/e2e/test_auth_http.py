@@ -187,6 +187,18 @@ def test_tampered_payload_is_refused(local_stack, info):
     refused(local_stack, f"{header}.{b64json(body)}.{signature}")
 
 
+@pytest.mark.parametrize(
+    "scope_claims",
+    [{"scp": ["metrics:read\tadmin"]}, {"permissions": ["metrics:read\nadmin"]}, {"scope": "metrics:read\u2003admin"}],
+)
+def test_a_scope_with_whitespace_inside_is_refused_not_split_into_admin(local_stack, info, scope_claims):
+    # Given a validly signed token whose one scope hides "admin" behind a tab, newline or em space,
+    # When it asks for every key (admin only), Then the authorizer refuses it (it used to be a 200).
+    token = mint(info, **({"scope": "metrics:read"} | scope_claims))
+    refused(local_stack, token)
+    assert_gateway_forbidden(call(local_stack, "GET", "/v1/keys", token))
+
+
 def test_a_deeply_nested_header_or_payload_is_refused_not_a_500(local_stack, info):
     # json.loads of b64url("[" * 3000) raised RecursionError: the authorizer crashed (500).
     deep = b64url(b"[" * 3000)

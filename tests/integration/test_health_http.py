@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import requests
@@ -44,6 +45,15 @@ def test_readiness_checks_every_dependency(local_stack):
         assert check["observedValue"] >= 0
         assert check["time"].endswith("Z")
     assert body["checks"]["scheduler-dlq:messages"][0]["observedValue"] == 0
+
+
+def test_public_readiness_shows_no_resource_names(local_stack):
+    # The physical names the stack gave its table, schedule group and queue are for the log only.
+    text = requests.get(f"{local_stack.api_url}/health/ready", timeout=5).text
+    for name in ("TABLE_NAME", "SCHEDULE_GROUP", "SCHEDULER_DLQ_URL"):
+        assert local_stack.env[name] not in text, name
+    components = {check["componentId"] for checks in json.loads(text)["checks"].values() for check in checks}
+    assert components == {"dynamodb", "redis", "scheduler", "scheduler-dlq"}
 
 
 def test_redis_down_is_warn_and_recovers_without_restart(local_stack):

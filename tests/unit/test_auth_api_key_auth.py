@@ -206,3 +206,12 @@ def test_cache_is_bounded_and_expires():
     zero = TtlCache(0, 0, clock=clock)
     zero.put("x", 1)
     assert zero.get("x") is MISSING
+
+
+@pytest.mark.parametrize("scope", ["keys:read\tadmin", "keys:read admin", "keys:read\u00a0admin", "keys:\\read"])
+def test_a_stored_scope_that_is_not_one_rfc_6749_token_refuses_the_key(store, clock, scope):
+    # Scopes come from a fixed set at creation; a record holding anything else was not written by
+    # Gatehouse, and must never reach a handler whose split could widen it.
+    key = seed(store, scopes=frozenset({"keys:read", scope}))
+    with pytest.raises(InvalidToken, match="scope"):
+        make_auth(store, clock).authenticate(key)

@@ -285,3 +285,43 @@ def test_no_secret_reaches_the_logs(env, caplog):
 
 def api_format_hash(key: str) -> str:
     return api_key_format.hash_key(key)
+
+
+@pytest.mark.parametrize(
+    "scope_claims",
+    [
+        {"scp": ["keys:read\tadmin"]},
+        {"permissions": ["keys:read\nadmin"]},
+        {"scope": "keys:read\u00a0admin"},
+        {"scope": "keys:read\u2003admin"},
+    ],
+)
+def test_a_scope_with_whitespace_inside_never_reaches_a_handler_as_admin(env, scope_claims):
+    # Given a validly signed token whose one scope hides "admin" behind a tab, newline or Unicode space
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "user-9", "exp": now + 300} | scope_claims
+    token = jwt.encode(claims, SECRET, algorithm="HS256", headers={"typ": "at+jwt"})
+    event = load("jwt-ok")
+    event["headers"]["authorization"] = f"Bearer {token}"
+    event["identitySource"] = [event["headers"]["authorization"]]
+    # Then the authorizer refuses it outright (it used to pass "keys:read\tadmin" for the handler to split)
+    assert authorize(event) == {"isAuthorized": False}
+
+
+def test_a_stored_api_key_scope_with_whitespace_is_refused(env):
+    event = load("apikey-ok")
+    seed_key(env["client"], token_of(event), scopes=("keys:read\tadmin",))
+    assert authorize(event) == {"isAuthorized": False}
+
+
+def test_a_principal_whose_scopes_cannot_be_written_as_tokens_is_denied_not_crashed(env):
+    # Belt and braces behind both credential paths: to_context refuses, the authorizer denies.
+    from gatehouse.principal import Principal
+
+    class OddAuthenticator:
+        cache_ttl = 60
+
+        def authenticate(self, token):
+            return Principal("u", "u", "jwt", scopes=frozenset({"keys:read\tadmin"}))
+
+    assert authorize(load("jwt-ok"), auth=OddAuthenticator()) == {"isAuthorized": False}

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from gatehouse.auth.exceptions import InvalidToken
-from gatehouse.auth.jwks import MAX_JWKS_BYTES, JwksCache
+from gatehouse.auth.jwks import MAX_JWKS_BYTES, JwksCache, JwksFetchError, fetch_url
 
 
 class Clock:
@@ -171,3 +173,99 @@ def test_a_key_published_for_another_algorithm_is_refused(public_keys):
     with pytest.raises(InvalidToken, match="another algorithm"):
         cache.get_key("k1", "RS256")
     assert cache.get_key("k1", "RS512") is not None
+
+
+# -- the fetch itself: no redirects, https only (http for loopback), bounded -------------------------
+
+
+class LoopbackIdp:
+    """An HTTP server on 127.0.0.1: /jwks.json serves a JWKS, /moved answers a redirect to it."""
+
+    def __init__(self, body: bytes, status: int = 302) -> None:
+        self.body = body
+        self.status = status
+        self.hits: list[str] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format, *args):
+                pass
+
+            def do_GET(self):
+                owner.hits.append(self.path)
+                if self.path == "/moved":
+                    self.send_response(owner.status)
+                    self.send_header("Location", owner.url("/jwks.json"))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(owner.body)))
+                self.end_headers()
+                self.wfile.write(owner.body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def __enter__(self) -> LoopbackIdp:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_jwks_on_loopback_http_is_fetched(public_keys):
+    # What the end-to-end tests' IdP (tests/e2e/jwks_server.py) and local runs use.
+    body = jwks(public_keys, "k1")
+    with LoopbackIdp(body) as idp:
+        assert fetch_url(idp.url("/jwks.json")) == body
+        assert JwksCache(idp.url("/jwks.json")).get_key("k1", "RS256") is not None
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_a_failed_fetch_and_is_not_followed(public_keys, status):
+    with LoopbackIdp(jwks(public_keys, "k1"), status=status) as idp:
+        with pytest.raises(JwksFetchError, match=str(status)):
+            fetch_url(idp.url("/moved"))
+        # Through the cache: no keys from the redirect's target, which was never asked.
+        with pytest.raises(InvalidToken, match="unknown kid"):
+            JwksCache(idp.url("/moved")).get_key("k1", "RS256")
+        assert idp.hits == ["/moved", "/moved"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://idp.example.com/.well-known/jwks.json",  # plain http off the machine
+        "http://10.0.0.8/jwks.json",
+        "ftp://idp.example.com/jwks.json",
+        'data:application/json,{"keys":[]}',
+        "https:///jwks.json",
+    ],
+)
+def test_only_https_or_loopback_http_is_fetched(url, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("the fetch must be refused before any connection")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    with pytest.raises(JwksFetchError, match="https"):
+        fetch_url(url)
+
+
+def test_a_local_file_is_never_read_as_a_jwks(tmp_path, public_keys):
+    path = tmp_path / "jwks.json"
+    path.write_bytes(jwks(public_keys, "k1"))
+    with pytest.raises(JwksFetchError, match="https"):
+        fetch_url(path.as_uri())
+
+
+def test_a_jwks_larger_than_the_cap_is_a_failed_fetch():
+    too_big = b'{"keys": [], "pad": "' + b"x" * MAX_JWKS_BYTES + b'"}'
+    with LoopbackIdp(too_big) as idp, pytest.raises(JwksFetchError, match="too large"):
+        fetch_url(idp.url("/jwks.json"))

@@ -458,3 +458,37 @@ def test_the_verified_cache_can_be_turned_off():
     verifier._verify = lambda tok: (_ for _ in ()).throw(InvalidToken("re-verified"))
     with pytest.raises(InvalidToken, match="re-verified"):
         verifier.verify(token)
+
+
+# Whitespace of every kind (ASCII controls, Unicode spaces and separators) and the other characters
+# RFC 6749 §3.3 leaves out of a scope token ('"', '\\', anything not printable ASCII).
+NOT_IN_A_SCOPE_TOKEN = ["\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\u00a0", "\u1680", "\u2003",
+                        "\u2028", "\u2029", "\u202f", "\u3000", "\ufeff", '"', "\\", "\x00", "\x7f", "é"]  # fmt: skip
+
+
+@pytest.mark.parametrize("separator", NOT_IN_A_SCOPE_TOKEN)
+@pytest.mark.parametrize("claim", ["scp", "permissions"])
+def test_a_scope_array_entry_with_whitespace_or_a_foreign_character_refuses_the_token(claim, separator):
+    # Before: "keys:read\tadmin" reached the handler, whose split() found "admin" in it.
+    with pytest.raises(InvalidToken, match="scope"):
+        make_verifier().verify(hs(claims(**{claim: ["keys:read", f"keys:read{separator}admin"]})))
+
+
+@pytest.mark.parametrize("separator", NOT_IN_A_SCOPE_TOKEN)
+@pytest.mark.parametrize("claim", ["scope", "scp"])
+def test_a_scope_string_is_split_on_ascii_spaces_only_and_anything_else_refuses_the_token(claim, separator):
+    with pytest.raises(InvalidToken, match="scope"):
+        make_verifier().verify(hs(claims(**{claim: f"metrics:read keys:read{separator}admin"})))
+
+
+def test_an_array_entry_with_a_plain_space_refuses_the_token_rather_than_becoming_two_scopes():
+    with pytest.raises(InvalidToken, match="scope"):
+        make_verifier().verify(hs(claims(scp=["keys:read admin"])))
+
+
+def test_repeated_leading_and_trailing_ascii_spaces_in_a_scope_string_are_only_separators():
+    verifier = make_verifier()
+    assert verifier.verify(hs(claims(scope=" keys:read   metrics:read "))).scopes == {"keys:read", "metrics:read"}
+    # Every character RFC 6749 allows in a scope token passes through unchanged.
+    token = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"\\')
+    assert verifier.verify(hs(claims(scope=token))).scopes == {token}

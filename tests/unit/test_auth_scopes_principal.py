@@ -105,3 +105,50 @@ def test_from_context_refuses_a_context_the_authorizer_did_not_write(context):
 def test_from_context_never_trusts_an_unknown_tier():
     context = Principal("a", "b", "jwt").to_context() | {"tier": "platinum"}
     assert Principal.from_context(context).tier == "free"
+
+
+# -- scopes in the context: single ASCII spaces between RFC 6749 scope tokens, checked both ways --
+
+FOREIGN = ["\t", "\n", "\x0b", "\x1f", "\x85", "\u00a0", "\u2003", "\u2028", "\u3000", '"', "\\", "é"]
+
+
+@pytest.mark.parametrize("separator", FOREIGN)
+def test_from_context_refuses_scopes_that_a_split_on_whitespace_would_widen(separator):
+    context = Principal("u", "u", "jwt").to_context() | {"scopes": f"keys:read{separator}admin"}
+    with pytest.raises(ValueError, match="scope"):
+        Principal.from_context(context)
+
+
+@pytest.mark.parametrize("separator", FOREIGN)
+def test_to_context_refuses_a_scope_that_is_not_one_token(separator):
+    principal = Principal("u", "u", "jwt", scopes=frozenset({"metrics:read", f"keys:read{separator}admin"}))
+    with pytest.raises(ValueError, match="scope"):
+        principal.to_context()
+
+
+def test_to_context_refuses_a_scope_with_a_plain_space_or_an_empty_scope():
+    for scope in ("keys:read admin", ""):
+        with pytest.raises(ValueError, match="scope"):
+            Principal("u", "u", "jwt", scopes=frozenset({scope})).to_context()
+
+
+def test_from_context_refuses_scopes_that_are_not_a_string():
+    context = Principal("u", "u", "jwt").to_context()
+    for scopes in (["admin"], {"admin": True}, 1):
+        with pytest.raises(ValueError, match="scope"):
+            Principal.from_context(context | {"scopes": scopes})
+
+
+def test_from_context_reads_scopes_separated_by_ascii_spaces():
+    context = Principal("u", "u", "jwt").to_context() | {"scopes": "keys:read  metrics:read "}
+    assert Principal.from_context(context).scopes == {"keys:read", "metrics:read"}
+
+
+def test_the_handler_answers_401_to_a_context_whose_scopes_hide_another_scope():
+    from gatehouse.errors import AuthenticationError
+    from gatehouse.guards import principal_of
+
+    context = Principal("u", "u", "jwt").to_context() | {"scopes": "keys:read\tadmin"}
+    event = {"routeKey": "GET /v1/keys", "requestContext": {"authorizer": {"lambda": context}}}
+    with pytest.raises(AuthenticationError):
+        principal_of(event)

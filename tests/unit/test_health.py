@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 
 import pytest
@@ -98,3 +99,89 @@ def test_a_probe_still_running_is_not_started_again():
         release.set()
     assert len(started) == 1
     assert second[0].status == "fail"
+
+
+# -- what the public readiness document may say ----------------------------------------------------
+
+TABLE = "prod-gatehouse-Table-1Q2W3E4R5T6Y"
+GROUP = "prod-gatehouse-timers-7U8I9O"
+DLQ_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/prod-gatehouse-SchedulerDlq-A1B2C3"
+
+
+class InternalTableMissingError(Exception):
+    """Stands for botocore's and redis-py's exceptions, whose class names and messages are internal."""
+
+
+class FakeAws:
+    def __init__(self, fail: bool) -> None:
+        self.fail = fail
+
+    def _maybe_fail(self, resource: str) -> None:
+        if self.fail:
+            raise InternalTableMissingError(f"{resource} in account 123456789012 is not there")
+
+    def get_item(self, TableName, Key):
+        self._maybe_fail(TableName)
+        return {}
+
+    def get_schedule_group(self, Name):
+        self._maybe_fail(Name)
+        return {"Name": Name}
+
+    def get_queue_attributes(self, QueueUrl, AttributeNames):
+        self._maybe_fail(QueueUrl)
+        return {"Attributes": {"ApproximateNumberOfMessages": "0"}}
+
+
+class FakeRedis:
+    def __init__(self, fail: bool) -> None:
+        self.fail = fail
+
+    def ping(self):
+        if self.fail:
+            raise InternalTableMissingError("Error 111 connecting to cache-0001.internal:6379")
+        return True
+
+
+def readiness_document(monkeypatch, fail: bool) -> dict:
+    from gatehouse.health import probes
+    from gatehouse.settings import Settings
+
+    monkeypatch.setattr(probes, "fail_fast_client", lambda service: FakeAws(fail))
+    monkeypatch.setattr(probes, "redis_client", lambda: FakeRedis(fail))
+    settings = Settings(table_name=TABLE, schedule_group=GROUP, scheduler_dlq_url=DLQ_URL)
+    checks = {
+        "dynamodb": probes.dynamodb_probe(settings),
+        "redis": probes.redis_probe(settings, status_when_down="warn"),
+        "scheduler": probes.scheduler_probe(settings),
+        "scheduler-dlq": probes.dead_letter_probe("scheduler-dlq", settings.scheduler_dlq_url),
+    }
+    results = [probe() for probe in checks.values()]
+    return document(overall_status(results), "1.0.0", "r1", results)
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["healthy", "failing"])
+def test_public_readiness_names_components_and_statuses_never_resources_or_exceptions(monkeypatch, caplog, fail):
+    # Given probes against resources with internal names, When readiness is rendered
+    with caplog.at_level(logging.WARNING):
+        doc = readiness_document(monkeypatch, fail)
+    text = json.dumps(doc)
+    # Then the document names no table, schedule group, queue, host, account or exception type
+    for internal in (TABLE, GROUP, DLQ_URL, "prod-gatehouse", "123456789012", "InternalTableMissingError",
+                     "cache-0001", "Error", "Exception"):  # fmt: skip
+        assert internal not in text, internal
+    assert set(doc["checks"]) == {
+        "dynamodb:responseTime",
+        "redis:responseTime",
+        "scheduler:responseTime",
+        "scheduler-dlq:messages",
+    }
+    allowed_fields = {"componentId", "componentType", "observedValue", "observedUnit", "status", "time", "output"}
+    for key, (entry,) in doc["checks"].items():
+        assert entry.keys() <= allowed_fields
+        assert entry.get("componentId", key.split(":")[0]) == key.split(":")[0]
+        assert entry["status"] == ("pass" if not fail else "warn" if key.startswith("redis") else "fail")
+    # And the details an operator needs go to the log instead
+    logged = json.dumps([vars(r) for r in caplog.records if r.name == "gatehouse.health.probes"], default=str)
+    for detail in (TABLE, GROUP, DLQ_URL, "InternalTableMissingError"):
+        assert (detail in logged) is fail, detail

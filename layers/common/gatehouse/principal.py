@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
 
+from gatehouse.scopes import format_scopes, parse_scopes
 from gatehouse.times import rfc3339
 
 AuthType = Literal["jwt", "apiKey"]
@@ -62,14 +63,18 @@ class Principal:
     expires_at: str | None = None
 
     def to_context(self) -> dict[str, str]:
-        """The authorizer's simple-response context: flat string values only."""
+        """The authorizer's simple-response context: flat string values only.
+
+        ValueError when a scope is not an RFC 6749 scope token: joined by spaces, "a<TAB>b" would
+        come back from the context as two scopes. The authorizer refuses such credentials before.
+        """
         return {
             "principalId": self.principal_id,
             "ownerId": self.owner_id,
             "authType": self.auth_type,
             "tier": self.tier,
             # Sorted so that equal scope sets give byte-equal contexts (stable logs, tests).
-            "scopes": " ".join(sorted(self.scopes)),
+            "scopes": format_scopes(self.scopes),
             "keyId": self.key_id or "",
             "expiresAt": self.expires_at or "",
         }
@@ -91,7 +96,11 @@ class Principal:
         if auth_type not in ("jwt", "apiKey"):
             raise ValueError("authorizer context has no valid authType")
         tier = context.get("tier")
-        scopes = context.get("scopes") or ""
+        scopes = context.get("scopes")
+        if scopes is None:
+            scopes = ""
+        if not isinstance(scopes, str):
+            raise ValueError("authorizer context has invalid scopes")
         key_id = context.get("keyId") or None
         expires_at = _expiry_from_context(context.get("expiresAt"))
         return cls(
@@ -99,7 +108,9 @@ class Principal:
             owner_id=owner_id,
             auth_type=auth_type,
             tier=tier if tier in TIERS else DEFAULT_TIER,
-            scopes=frozenset(str(scopes).split()),
+            # Split on ASCII spaces only, refusing any other whitespace (ValueError), the mirror of
+            # to_context: str.split() would make "keys:read<TAB>admin" two scopes, one of them admin.
+            scopes=parse_scopes(scopes),
             key_id=str(key_id) if key_id else None,
             expires_at=expires_at,
         )

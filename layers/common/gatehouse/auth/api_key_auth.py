@@ -9,6 +9,7 @@ from gatehouse.auth.exceptions import InvalidToken
 from gatehouse.keys import api_key_format
 from gatehouse.keys.records import ROTATED, KeyHashRecord, KeyStore
 from gatehouse.principal import DEFAULT_TIER, TIERS, Principal
+from gatehouse.scopes import is_scope_token
 from gatehouse.times import to_rfc3339
 from gatehouse.ttl_cache import MISSING, TtlCache
 
@@ -56,6 +57,11 @@ class ApiKeyAuthenticator:
             expired = record.expires_at is not None and now >= record.expires_at
             why = "expired" if expired else record.status
             raise InvalidToken(f"API key not usable ({why})", keyPrefix=prefix, keyId=record.key_id)
+        # Keys are created with scopes from a fixed set; a stored scope that is not one RFC 6749
+        # token was not written by Gatehouse and could widen once joined into the context.
+        if not all(is_scope_token(scope) for scope in record.scopes):
+            raise InvalidToken("API key record has a scope that is not a scope token", keyPrefix=prefix,
+                               keyId=record.key_id)  # fmt: skip
         return Principal(
             principal_id=record.key_id,
             owner_id=record.owner_id,

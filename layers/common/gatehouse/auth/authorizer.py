@@ -87,5 +87,12 @@ def authorize(event: Mapping[str, Any], auth: Authenticator | None = None) -> di
                 principalId=principal.principal_id,
             )
             return dict(DENY)
+    try:
+        context = principal.to_context()
+    except ValueError:
+        # Both credential paths refuse scopes that are not RFC 6749 tokens already; this keeps any
+        # future path from handing the handlers a context whose scopes a split could widen.
+        _log(logging.WARNING, "authorizer refused", reason="unrepresentable scopes", route=route_key)
+        return dict(DENY)
     _log(logging.DEBUG, "authorizer allowed", route=route_key, principalId=principal.principal_id)
-    return APIGatewayAuthorizerResponseV2(authorize=True, context=principal.to_context()).asdict()
+    return APIGatewayAuthorizerResponseV2(authorize=True, context=context).asdict()

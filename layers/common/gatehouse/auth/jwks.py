@@ -9,15 +9,19 @@ fetch counts toward the cooldown too, so a dead IdP is not hammered either.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, Final, NamedTuple
+from urllib.parse import urlsplit
 
 from jwt import PyJWK
 from jwt.exceptions import PyJWKError
 
 from gatehouse.auth.exceptions import InvalidToken
+
+logger = logging.getLogger("gatehouse.auth")
 
 Fetch = Callable[[str], bytes]
 Clock = Callable[[], float]
@@ -48,15 +52,60 @@ class _Entry(NamedTuple):
     jwk: PyJWK
 
 
+class JwksFetchError(ValueError):
+    """The JWKS could not be fetched as it must be: https, no redirect, a 200 within the size cap."""
+
+
+# Plain http is for the local machine only: the local stack's and the tests' IdP (tests/e2e/jwks_server.py).
+_LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def is_fetchable_jwks_url(url: str) -> bool:
+    """https to any host, or http to a loopback host; nothing else (no file:, ftp:, data:)."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS)
+
+
 def fetch_url(url: str, timeout: float = 2.0, max_bytes: int = MAX_JWKS_BYTES) -> bytes:
-    """GET the JWKS with a short timeout and a size bound (urllib, imported only when used)."""
+    """GET the JWKS: https only, redirects refused, a short timeout and a size bound.
+
+    A redirect is a failure, not followed: it could lead from https to http, or to an address
+    inside the network (an instance metadata endpoint, say) that the configured URL never named.
+    The scheme is checked here as well as in the configuration, so no other caller can pass a
+    file: or plain-http URL. urllib is imported only when a fetch happens.
+    """
+    if not is_fetchable_jwks_url(url):
+        raise JwksFetchError("JWKS URL must be https (plain http only for a loopback host)")
+    import urllib.error
     import urllib.request
 
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - scheme checked at config
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-        body = response.read(max_bytes + 1)
+    # Only the handlers a JWKS fetch needs: no redirect handler (a 3xx becomes an HTTPError),
+    # no file, ftp or data handlers. Environment proxies are honoured, as urlopen did.
+    opener = urllib.request.OpenerDirector()
+    for handler in (
+        urllib.request.ProxyHandler(),
+        urllib.request.HTTPHandler(),
+        urllib.request.HTTPSHandler(),
+        urllib.request.HTTPDefaultErrorHandler(),
+        urllib.request.HTTPErrorProcessor(),
+    ):
+        opener.add_handler(handler)
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - scheme checked above
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            if response.status != 200:
+                raise JwksFetchError(f"JWKS answered {response.status}")
+            declared = response.headers.get("Content-Length")
+            if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+                raise JwksFetchError("JWKS document too large")
+            body: bytes = response.read(max_bytes + 1)
+    except urllib.error.HTTPError as error:
+        error.close()
+        raise JwksFetchError(f"JWKS answered {error.code} (redirects are not followed)") from None
     if len(body) > max_bytes:
-        raise ValueError("JWKS document too large")
+        raise JwksFetchError("JWKS document too large")
     return body
 
 
@@ -116,9 +165,19 @@ class JwksCache:
             self._attempted_at = self._clock()
             try:
                 keys = self._parse(self._fetch(self.url))
-            except Exception:
+            except Exception as error:
                 # Keep serving the keys we have (a stale JWKS beats refusing everyone);
                 # the cooldown stops the next request from retrying at once.
+                logger.warning(
+                    json.dumps(
+                        {
+                            "message": "JWKS fetch failed; keeping the keys already known",
+                            "jwksUrl": self.url,
+                            "errorType": type(error).__name__,
+                            "error": str(error)[:200],
+                        }
+                    )
+                )
                 return
             self._keys = keys
             self._fetched_at = self._clock()

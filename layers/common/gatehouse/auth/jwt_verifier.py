@@ -16,13 +16,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import jwt
 from jwt.exceptions import PyJWTError
 
 from gatehouse.auth.exceptions import AuthConfigError, InvalidToken
-from gatehouse.auth.jwks import ASYMMETRIC_ALGORITHMS, JwksCache
+from gatehouse.auth.jwks import ASYMMETRIC_ALGORITHMS, JwksCache, is_fetchable_jwks_url
 from gatehouse.principal import (
     DEFAULT_TIER,
     MAX_TOKEN_LENGTH,
@@ -31,6 +30,7 @@ from gatehouse.principal import (
     Principal,
     is_reserved_id,
 )
+from gatehouse.scopes import is_scope_token
 from gatehouse.ttl_cache import TtlCache
 
 LEEWAY_SECONDS: Final = 30
@@ -41,7 +41,6 @@ MAX_PAYLOAD_SEGMENT_LENGTH: Final = 6144
 MAX_PRINCIPAL_PREFIX_LENGTH: Final = 64
 MIN_HMAC_SECRET_BYTES: Final = 32  # RFC 7518 §3.2: a key at least as long as the hash
 DEFAULT_SCOPE_CLAIMS: Final = ("scope", "scp", "permissions")
-_LOCAL_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 
 _CONFIG_FIELDS: Final = frozenset(
     {
@@ -92,9 +91,8 @@ def _string_list(value: Any, name: str) -> tuple[str, ...]:
 
 
 def _check_jwks_url(url: str) -> str:
-    parts = urlsplit(url)
-    # Plain http only towards the local machine (the local stack's mock IdP).
-    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS):
+    # The rule the fetch applies too: plain http only towards the local machine (a local IdP).
+    if is_fetchable_jwks_url(url):
         return url
     raise AuthConfigError("JWT_ISSUERS: jwksUrl must be https (http only for localhost)")
 
@@ -198,14 +196,29 @@ def _check_prefixes(issuers: list[IssuerConfig]) -> None:
 
 
 def scopes_from_claims(claims: dict[str, Any], scope_claims: tuple[str, ...]) -> frozenset[str]:
-    """Union of every configured scope claim: a space-separated string or a list of strings."""
+    """Union of every configured scope claim: a space-separated string or a list of strings.
+
+    A string is split on ASCII spaces only; a list entry is one scope, never split. Anything that
+    is not then an RFC 6749 scope token (a tab, a newline, a no-break or em space, '"', '\\', any
+    non-ASCII character) refuses the whole token (InvalidToken): dropping it would silently narrow
+    what the IdP granted, and keeping it would let a later split on whitespace widen it.
+    Non-string list entries and empty strings grant nothing and are skipped.
+    """
     scopes: set[str] = set()
     for name in scope_claims:
         value = claims.get(name)
         if isinstance(value, str):
-            scopes.update(value.split())
+            entries = value.split(" ")
         elif isinstance(value, list):
-            scopes.update(v for v in value if isinstance(v, str) and v and " " not in v)
+            entries = [v for v in value if isinstance(v, str)]
+        else:
+            continue
+        for entry in entries:
+            if not entry:
+                continue
+            if not is_scope_token(entry):
+                raise InvalidToken("scope claim entry is not an RFC 6749 scope token", claim=name[:64])
+            scopes.add(entry)
     return frozenset(scopes)
 
 
@@ -338,10 +351,14 @@ class JwtVerifier:
         # ownership, shared rate-limit buckets): those namespaces are not a JWT's to claim.
         if is_reserved_id(principal_id) or is_reserved_id(owner_id):
             raise InvalidToken("principal or owner id in a reserved namespace", **log)
+        try:
+            scopes = scopes_from_claims(claims, config.scope_claims)
+        except InvalidToken as refused:
+            raise InvalidToken(refused.reason, **log, **refused.log_fields) from None
         return Principal(
             principal_id=principal_id,
             owner_id=owner_id,
             auth_type="jwt",
             tier=tier_from_claims(claims, config.tier_claim),
-            scopes=scopes_from_claims(claims, config.scope_claims),
+            scopes=scopes,
         )

@@ -1,7 +1,13 @@
-"""Readiness probes, the health area's adapters: one cheap data-plane call per dependency, timed in ms."""
+"""Readiness probes, the health area's adapters: one cheap data-plane call per dependency, timed in ms.
+
+Readiness is public, so a probe's result names its component and its status only. The physical
+resource it probed (table, schedule group, queue) and why it failed (exception type and message)
+go to the log, never into the document (README.md, API at a glance: health).
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from gatehouse.clients.aws import fail_fast_client
@@ -9,21 +15,30 @@ from gatehouse.clients.redis_client import redis_client
 from gatehouse.health.records import CheckResult, Probe, Status
 from gatehouse.settings import Settings
 
+logger = logging.getLogger(__name__)
+
+# The one public word for any failure: which call failed, and how, is in the log.
+UNAVAILABLE = "unavailable"
+
 
 def _elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
 
 
-def _failure(component: str, component_type: str, component_id: str, error: Exception, status: Status) -> CheckResult:
-    # Only the exception's type reaches the document: messages can carry hosts or ARNs.
-    return CheckResult(
-        component,
-        "responseTime",
-        component_type,
-        status,
-        component_id=component_id,
-        output=f"{type(error).__name__}: unreachable or refused",
+def _failure(
+    component: str, measurement: str, component_type: str, *, resource: str, error: Exception, status: Status
+) -> CheckResult:
+    # Messages can carry hosts, account ids or ARNs: fine for the log, never for the public answer.
+    logger.warning(
+        "readiness probe failed",
+        extra={
+            "component": component,
+            "resource": resource,
+            "errorType": type(error).__name__,
+            "error": str(error)[:500],
+        },
     )
+    return CheckResult(component, measurement, component_type, status, output=UNAVAILABLE)
 
 
 def dynamodb_probe(settings: Settings) -> Probe:
@@ -36,10 +51,10 @@ def dynamodb_probe(settings: Settings) -> Probe:
                 TableName=settings.table_name, Key={"pk": {"S": "HEALTH#probe"}, "sk": {"S": "HEALTH"}}
             )
         except Exception as error:
-            return _failure("dynamodb", "datastore", settings.table_name, error, "fail")
-        return CheckResult(
-            "dynamodb", "responseTime", "datastore", "pass", _elapsed_ms(started), "ms", settings.table_name
-        )
+            return _failure(
+                "dynamodb", "responseTime", "datastore", resource=settings.table_name, error=error, status="fail"
+            )
+        return CheckResult("dynamodb", "responseTime", "datastore", "pass", _elapsed_ms(started), "ms")
 
     return probe
 
@@ -52,8 +67,11 @@ def redis_probe(settings: Settings, status_when_down: Status) -> Probe:
         try:
             redis_client().ping()
         except Exception as error:
-            return _failure("redis", "datastore", "redis", error, status_when_down)
-        return CheckResult("redis", "responseTime", "datastore", "pass", _elapsed_ms(started), "ms", "redis")
+            # Not the URL, which may hold a password; the error message names the host.
+            return _failure(
+                "redis", "responseTime", "datastore", resource="redis", error=error, status=status_when_down
+            )
+        return CheckResult("redis", "responseTime", "datastore", "pass", _elapsed_ms(started), "ms")
 
     return probe
 
@@ -66,10 +84,10 @@ def scheduler_probe(settings: Settings) -> Probe:
         try:
             fail_fast_client("scheduler").get_schedule_group(Name=settings.schedule_group)
         except Exception as error:
-            return _failure("scheduler", "component", settings.schedule_group, error, "fail")
-        return CheckResult(
-            "scheduler", "responseTime", "component", "pass", _elapsed_ms(started), "ms", settings.schedule_group
-        )
+            return _failure(
+                "scheduler", "responseTime", "component", resource=settings.schedule_group, error=error, status="fail"
+            )
+        return CheckResult("scheduler", "responseTime", "component", "pass", _elapsed_ms(started), "ms")
 
     return probe
 
@@ -83,15 +101,8 @@ def dead_letter_probe(name: str, queue_url: str) -> Probe:
                 QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
             )["Attributes"]
         except Exception as error:
-            return CheckResult(
-                name,
-                "messages",
-                "queue",
-                "fail",
-                component_id=name,
-                output=f"{type(error).__name__}: unreachable or refused",
-            )
+            return _failure(name, "messages", "queue", resource=queue_url, error=error, status="fail")
         depth = int(attributes.get("ApproximateNumberOfMessages", 0))
-        return CheckResult(name, "messages", "queue", "warn" if depth else "pass", depth, "messages", name)
+        return CheckResult(name, "messages", "queue", "warn" if depth else "pass", depth, "messages")
 
     return probe

@@ -20,7 +20,12 @@ def utc_now_rfc3339() -> str:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """One `component:measurement` entry of the checks object."""
+    """One `component:measurement` entry of the checks object.
+
+    Everything here is public (readiness answers anyone): `component` is Gatehouse's own name for
+    the dependency ("dynamodb", "redis", "scheduler", "scheduler-dlq"), also rendered as its
+    componentId, and `output` a fixed phrase. Resource names and errors go to the log.
+    """
 
     component: str
     measurement: str
@@ -28,7 +33,6 @@ class CheckResult:
     status: Status
     observed_value: float | int | None = None
     observed_unit: str | None = None
-    component_id: str | None = None
     output: str | None = None
     time: str = field(default_factory=utc_now_rfc3339)
 
@@ -38,7 +42,7 @@ class CheckResult:
 
     def to_json(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
-            "componentId": self.component_id,
+            "componentId": self.component,
             "componentType": self.component_type,
             "observedValue": self.observed_value,
             "observedUnit": self.observed_unit,

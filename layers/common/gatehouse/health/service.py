@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from gatehouse.health.records import CheckResult, Probe, Status, overall_status
+
+logger = logging.getLogger(__name__)
 
 # Probes block on sockets, so threads give real concurrency; kept for warm invocations.
 _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="health")
@@ -40,6 +43,12 @@ def run_probes(probes: dict[str, Probe], timeout_seconds: float) -> list[CheckRe
         if future.done() and future.exception() is None:
             results.append(future.result())
         else:
+            # The exception is for the log only: readiness is public (see probes.py).
+            error = future.exception() if future.done() else None
+            logger.warning(
+                "readiness probe gave no result",
+                extra={"component": name, "errorType": type(error).__name__ if error else "timeout"},
+            )
             output = f"no answer within {timeout_seconds:g}s" if not future.done() else "probe error"
             results.append(CheckResult(name, "responseTime", "component", "fail", output=output))
     return results
