@@ -492,3 +492,61 @@ def test_without_a_caller_request_id_every_error_body_matches_its_header(local_s
     ]
     assert not mismatched, mismatched
     assert len({r.headers["X-Request-Id"] for r in answers}) == len(answers)  # a new id per request
+
+
+# -- hardening (issue 8): stale allows, tiers on rotation, the key cap ----------------------------------------
+
+
+def test_a_revoked_key_is_refused_on_create_while_its_allow_is_cached(local_stack, info):
+    # The authorizer's own key cache is made to outlast the test, so every call below reaches the
+    # handlers on a cached allow, exactly as within API Gateway's cache TTL after a revocation.
+    _, owner = principal(info)
+    with stack_env(local_stack, API_KEY_CACHE_SECONDS="3600"):
+        doomed = create(local_stack, owner, scopes=["keys:read", "keys:write"])
+        target = create(local_stack, owner, scopes=["keys:read"])
+        assert me(local_stack, doomed["key"]).status_code == 200  # its allow is cached now
+        assert call(local_stack, "DELETE", f"/v1/keys/{doomed['id']}", owner).status_code == 200
+
+        assert me(local_stack, doomed["key"]).status_code == 200  # still allowed at the edge
+        refused = call(local_stack, "POST", "/v1/keys", doomed["key"], json={"name": "x", "scopes": ["keys:read"]})
+        assert_envelope(refused, 401, "AUTHENTICATION_ERROR")
+        refused = call(local_stack, "POST", f"/v1/keys/{target['id']}/rotate", doomed["key"], json={})
+        assert_envelope(refused, 401, "AUTHENTICATION_ERROR")
+
+        listing = call(local_stack, "GET", "/v1/keys", owner).json()["items"]
+        assert {item["id"] for item in listing} == {doomed["id"], target["id"]}
+        assert call(local_stack, "GET", f"/v1/keys/{target['id']}", owner).json()["status"] == "active"
+
+
+def test_a_non_admin_cannot_rotate_a_key_into_a_tier_it_could_not_set(local_stack, info):
+    # Given an admin gave a starter owner an enterprise key,
+    sub, starter = principal(info, tier="starter")
+    _, admin = principal(info, scope="admin")
+    gift = create(local_stack, admin, tier="enterprise", ownerId=sub)
+    # When the owner rotates it, then it is refused and the key is unchanged.
+    refused = call(local_stack, "POST", f"/v1/keys/{gift['id']}/rotate", starter, json={})
+    assert detail_fields(assert_envelope(refused, 403, "AUTHORIZATION_ERROR")) == {"tier"}
+    assert call(local_stack, "GET", f"/v1/keys/{gift['id']}", starter).json()["status"] == "active"
+    # A key of its own tier rotates as before.
+    own = create(local_stack, starter)
+    assert call(local_stack, "POST", f"/v1/keys/{own['id']}/rotate", starter, json={}).status_code == 201
+
+
+def test_an_owners_active_keys_are_capped_with_a_409(local_stack, info):
+    # Two keys at most for this test (MAX_KEYS_PER_OWNER), created by an admin for a fresh owner.
+    _, admin = principal(info, scope="admin")
+    owner_id = f"e2e-owner-{uuid.uuid4().hex}"
+    with stack_env(local_stack, MAX_KEYS_PER_OWNER="2"):
+        first = create(local_stack, admin, ownerId=owner_id)
+        create(local_stack, admin, ownerId=owner_id)
+        refused = call(
+            local_stack, "POST", "/v1/keys", admin, json={"name": "3", "scopes": ["keys:read"], "ownerId": owner_id}
+        )
+        body = assert_envelope(refused, 409, "CONFLICT")
+        assert detail_fields(body) == {"ownerId"}
+        assert "2 active keys" in body["error"]["details"][0]["message"]
+        # Rotation replaces an active key: allowed at the cap. Revoking one makes room for one.
+        rotated = call(local_stack, "POST", f"/v1/keys/{first['id']}/rotate", admin, json={"gracePeriodSeconds": 0})
+        assert rotated.status_code == 201, rotated.text
+        assert call(local_stack, "DELETE", f"/v1/keys/{rotated.json()['id']}", admin).status_code == 200
+        create(local_stack, admin, ownerId=owner_id)
