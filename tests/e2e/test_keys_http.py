@@ -301,7 +301,9 @@ def test_an_expiring_key_cannot_mint_a_key_that_outlives_it(local_stack, info):
     """A temporary (or leaked) key with keys:write cannot mint itself a permanent key."""
     from datetime import UTC, datetime
 
-    _, admin = principal(info, scope="admin")
+    admin_id, admin = principal(info, scope="admin")
+    # Another admin makes the owner's permanent key: one owner mints at most 5 credentials per 15 minutes.
+    _, other_admin = principal(info, scope="admin")
     in_an_hour = datetime.fromtimestamp(int(time.time()) + 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     parent = create(local_stack, admin, scopes=["keys:read", "keys:write"], expiresAt=in_an_hour)
     assert parent["expiresAt"] == in_an_hour
@@ -321,7 +323,7 @@ def test_an_expiring_key_cannot_mint_a_key_that_outlives_it(local_stack, info):
     assert me(local_stack, child["key"]).json()["expiresAt"] == in_an_hour
 
     # Rotating a permanent key with the temporary one gives no permanent secret either.
-    permanent = create(local_stack, admin, name="permanent", scopes=["keys:read"])
+    permanent = create(local_stack, other_admin, name="permanent", scopes=["keys:read"], ownerId=admin_id)
     assert permanent["expiresAt"] is None
     rotated = call(local_stack, "POST", f"/v1/keys/{permanent['id']}/rotate", parent["key"], json={})
     assert rotated.status_code == 201, rotated.text
@@ -494,7 +496,35 @@ def test_without_a_caller_request_id_every_error_body_matches_its_header(local_s
     assert len({r.headers["X-Request-Id"] for r in answers}) == len(answers)  # a new id per request
 
 
-# -- hardening (issue 8): stale allows, tiers on rotation, the key cap ----------------------------------------
+# -- hardening (issue 8): shared credential budget, stale allows, tiers on rotation, the key cap ------------
+
+
+def test_one_owners_keys_and_tokens_share_the_credential_budget(local_stack, info):
+    # Given an owner's JWT and keys it minted, each able to mint the next (a key's principal is its own id),
+    sub, owner = principal(info, tier="starter")
+    first = create(local_stack, owner, scopes=["keys:read", "keys:write"])  # 1
+    second = create(local_stack, first["key"], scopes=["keys:read", "keys:write"])  # 2
+    third = create(local_stack, second["key"], scopes=["keys:read"])  # 3
+    rotated = call(local_stack, "POST", f"/v1/keys/{third['id']}/rotate", owner, json={})  # 4
+    assert rotated.status_code == 201, rotated.text
+    fifth = call(local_stack, "POST", "/v1/keys", first["key"], json={"name": "5", "scopes": ["keys:read"]})
+    assert fifth.status_code == 201, fifth.text
+    assert fifth.headers["RateLimit"].startswith('"credentials";r=0;')
+    # When any of them asks for a sixth credential within the 15 minutes, then it is 429,
+    for token in (second["key"], first["key"], owner):
+        refused = call(local_stack, "POST", "/v1/keys", token, json={"name": "6", "scopes": ["keys:read"]})
+        body = assert_envelope(refused, 429, "RATE_LIMIT_EXCEEDED")
+        assert refused.headers["RateLimit"].startswith('"credentials";r=0;'), body
+        assert int(refused.headers["Retry-After"]) >= 1
+    refused = call(local_stack, "POST", f"/v1/keys/{first['id']}/rotate", second["key"], json={})
+    assert_envelope(refused, 429, "RATE_LIMIT_EXCEEDED")
+    # and nothing was minted by the refusals; the owner's other routes still answer,
+    listing = call(local_stack, "GET", "/v1/keys", owner)
+    assert len(listing.json()["items"]) == 5  # first, second, third (rotated), its successor, fifth
+    assert me(local_stack, second["key"]).json()["ownerId"] == sub
+    # while another owner's budget is its own.
+    _, stranger = principal(info, tier="starter")
+    create(local_stack, stranger)
 
 
 def test_a_revoked_key_is_refused_on_create_while_its_allow_is_cached(local_stack, info):
