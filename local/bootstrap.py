@@ -37,10 +37,12 @@ def bootstrap(stack: LocalStack) -> dict[str, Any]:
     from gatehouse.wiring import reset
 
     reset()
+    # The operator acts in-process and holds no key of its own (an API-key caller's record is
+    # re-read before it mints one): it is an identity, as a JWT's would be.
     operator = Principal(
         principal_id="local-operator",
         owner_id="local-operator",
-        auth_type="apiKey",
+        auth_type="jwt",
         tier="enterprise",
         scopes=frozenset({"admin"}),
     )

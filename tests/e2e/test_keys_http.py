@@ -301,7 +301,9 @@ def test_an_expiring_key_cannot_mint_a_key_that_outlives_it(local_stack, info):
     """A temporary (or leaked) key with keys:write cannot mint itself a permanent key."""
     from datetime import UTC, datetime
 
-    _, admin = principal(info, scope="admin")
+    admin_id, admin = principal(info, scope="admin")
+    # Another admin makes the owner's permanent key: one owner mints at most 5 credentials per 15 minutes.
+    _, other_admin = principal(info, scope="admin")
     in_an_hour = datetime.fromtimestamp(int(time.time()) + 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     parent = create(local_stack, admin, scopes=["keys:read", "keys:write"], expiresAt=in_an_hour)
     assert parent["expiresAt"] == in_an_hour
@@ -321,7 +323,7 @@ def test_an_expiring_key_cannot_mint_a_key_that_outlives_it(local_stack, info):
     assert me(local_stack, child["key"]).json()["expiresAt"] == in_an_hour
 
     # Rotating a permanent key with the temporary one gives no permanent secret either.
-    permanent = create(local_stack, admin, name="permanent", scopes=["keys:read"])
+    permanent = create(local_stack, other_admin, name="permanent", scopes=["keys:read"], ownerId=admin_id)
     assert permanent["expiresAt"] is None
     rotated = call(local_stack, "POST", f"/v1/keys/{permanent['id']}/rotate", parent["key"], json={})
     assert rotated.status_code == 201, rotated.text
@@ -492,3 +494,89 @@ def test_without_a_caller_request_id_every_error_body_matches_its_header(local_s
     ]
     assert not mismatched, mismatched
     assert len({r.headers["X-Request-Id"] for r in answers}) == len(answers)  # a new id per request
+
+
+# -- hardening (issue 8): shared credential budget, stale allows, tiers on rotation, the key cap ------------
+
+
+def test_one_owners_keys_and_tokens_share_the_credential_budget(local_stack, info):
+    # Given an owner's JWT and keys it minted, each able to mint the next (a key's principal is its own id),
+    sub, owner = principal(info, tier="starter")
+    first = create(local_stack, owner, scopes=["keys:read", "keys:write"])  # 1
+    second = create(local_stack, first["key"], scopes=["keys:read", "keys:write"])  # 2
+    third = create(local_stack, second["key"], scopes=["keys:read"])  # 3
+    rotated = call(local_stack, "POST", f"/v1/keys/{third['id']}/rotate", owner, json={})  # 4
+    assert rotated.status_code == 201, rotated.text
+    fifth = call(local_stack, "POST", "/v1/keys", first["key"], json={"name": "5", "scopes": ["keys:read"]})
+    assert fifth.status_code == 201, fifth.text
+    assert fifth.headers["RateLimit"].startswith('"credentials";r=0;')
+    # When any of them asks for a sixth credential within the 15 minutes, then it is 429,
+    for token in (second["key"], first["key"], owner):
+        refused = call(local_stack, "POST", "/v1/keys", token, json={"name": "6", "scopes": ["keys:read"]})
+        body = assert_envelope(refused, 429, "RATE_LIMIT_EXCEEDED")
+        assert refused.headers["RateLimit"].startswith('"credentials";r=0;'), body
+        assert int(refused.headers["Retry-After"]) >= 1
+    refused = call(local_stack, "POST", f"/v1/keys/{first['id']}/rotate", second["key"], json={})
+    assert_envelope(refused, 429, "RATE_LIMIT_EXCEEDED")
+    # and nothing was minted by the refusals; the owner's other routes still answer,
+    listing = call(local_stack, "GET", "/v1/keys", owner)
+    assert len(listing.json()["items"]) == 5  # first, second, third (rotated), its successor, fifth
+    assert me(local_stack, second["key"]).json()["ownerId"] == sub
+    # while another owner's budget is its own.
+    _, stranger = principal(info, tier="starter")
+    create(local_stack, stranger)
+
+
+def test_a_revoked_key_is_refused_on_create_while_its_allow_is_cached(local_stack, info):
+    # The authorizer's own key cache is made to outlast the test, so every call below reaches the
+    # handlers on a cached allow, exactly as within API Gateway's cache TTL after a revocation.
+    _, owner = principal(info)
+    with stack_env(local_stack, API_KEY_CACHE_SECONDS="3600"):
+        doomed = create(local_stack, owner, scopes=["keys:read", "keys:write"])
+        target = create(local_stack, owner, scopes=["keys:read"])
+        assert me(local_stack, doomed["key"]).status_code == 200  # its allow is cached now
+        assert call(local_stack, "DELETE", f"/v1/keys/{doomed['id']}", owner).status_code == 200
+
+        assert me(local_stack, doomed["key"]).status_code == 200  # still allowed at the edge
+        refused = call(local_stack, "POST", "/v1/keys", doomed["key"], json={"name": "x", "scopes": ["keys:read"]})
+        assert_envelope(refused, 401, "AUTHENTICATION_ERROR")
+        refused = call(local_stack, "POST", f"/v1/keys/{target['id']}/rotate", doomed["key"], json={})
+        assert_envelope(refused, 401, "AUTHENTICATION_ERROR")
+
+        listing = call(local_stack, "GET", "/v1/keys", owner).json()["items"]
+        assert {item["id"] for item in listing} == {doomed["id"], target["id"]}
+        assert call(local_stack, "GET", f"/v1/keys/{target['id']}", owner).json()["status"] == "active"
+
+
+def test_a_non_admin_cannot_rotate_a_key_into_a_tier_it_could_not_set(local_stack, info):
+    # Given an admin gave a starter owner an enterprise key,
+    sub, starter = principal(info, tier="starter")
+    _, admin = principal(info, scope="admin")
+    gift = create(local_stack, admin, tier="enterprise", ownerId=sub)
+    # When the owner rotates it, then it is refused and the key is unchanged.
+    refused = call(local_stack, "POST", f"/v1/keys/{gift['id']}/rotate", starter, json={})
+    assert detail_fields(assert_envelope(refused, 403, "AUTHORIZATION_ERROR")) == {"tier"}
+    assert call(local_stack, "GET", f"/v1/keys/{gift['id']}", starter).json()["status"] == "active"
+    # A key of its own tier rotates as before.
+    own = create(local_stack, starter)
+    assert call(local_stack, "POST", f"/v1/keys/{own['id']}/rotate", starter, json={}).status_code == 201
+
+
+def test_an_owners_active_keys_are_capped_with_a_409(local_stack, info):
+    # Two keys at most for this test (MAX_KEYS_PER_OWNER), created by an admin for a fresh owner.
+    _, admin = principal(info, scope="admin")
+    owner_id = f"e2e-owner-{uuid.uuid4().hex}"
+    with stack_env(local_stack, MAX_KEYS_PER_OWNER="2"):
+        first = create(local_stack, admin, ownerId=owner_id)
+        create(local_stack, admin, ownerId=owner_id)
+        refused = call(
+            local_stack, "POST", "/v1/keys", admin, json={"name": "3", "scopes": ["keys:read"], "ownerId": owner_id}
+        )
+        body = assert_envelope(refused, 409, "CONFLICT")
+        assert detail_fields(body) == {"ownerId"}
+        assert "2 active keys" in body["error"]["details"][0]["message"]
+        # Rotation replaces an active key: allowed at the cap. Revoking one makes room for one.
+        rotated = call(local_stack, "POST", f"/v1/keys/{first['id']}/rotate", admin, json={"gracePeriodSeconds": 0})
+        assert rotated.status_code == 201, rotated.text
+        assert call(local_stack, "DELETE", f"/v1/keys/{rotated.json()['id']}", admin).status_code == 200
+        create(local_stack, admin, ownerId=owner_id)

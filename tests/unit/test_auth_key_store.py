@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from gatehouse.errors import ConflictError, NotFoundError, ValidationError
-from gatehouse.keys.dynamo import DynamoKeyStore
+from gatehouse.keys.dynamo import DynamoKeyStore, hash_record_item, key_record_item
 from gatehouse.keys.records import KeyRecord
 from gatehouse.times import from_rfc3339, to_rfc3339
 
@@ -288,3 +288,87 @@ def test_revoke_when_the_hash_record_is_already_gone(store, client):
 def test_revoking_a_missing_key_is_not_found(store):
     with pytest.raises(NotFoundError):
         store.revoke(record("ghost"), to_rfc3339(1_800_000_100))
+
+
+# -- the per-owner count of active keys (docs/data-model.md) ----------------------------------------------
+
+
+def active_count(client, owner="org_1"):
+    item = raw_item(client, f"OWNER#{owner}", "KEYCOUNT")
+    return int(item["activeKeys"]["N"]) if item else 0
+
+
+def test_create_counts_the_owners_active_keys_and_refuses_past_the_cap(store, client):
+    from gatehouse.keys.records import KeyCapReached
+
+    store.create(record("key_a"), max_active=2)
+    store.create(record("key_b", hash="hash-key_b"), max_active=2)
+    assert active_count(client) == 2
+    with pytest.raises(KeyCapReached):
+        store.create(record("key_c", hash="hash-key_c"), max_active=2)
+    # Nothing of the refused key was written, and the count is unchanged.
+    assert store.get("key_c") is None and store.get_hash_record("hash-key_c") is None
+    assert active_count(client) == 2
+    # Another owner has its own count.
+    store.create(record("key_x", owner="org_2", hash="hash-key_x"), max_active=2)
+    assert (active_count(client), active_count(client, "org_2")) == (2, 1)
+
+
+def test_rotation_keeps_and_revocation_lowers_the_count(store, client):
+    old = record()
+    store.create(old, max_active=2)
+    store.rotate(old, record("key_b", hash="hash-key_b"), to_rfc3339(1_800_086_400))
+    assert active_count(client) == 1  # one active key replaced by another
+    store.revoke(store.get("key_a"), to_rfc3339(1_800_000_100))
+    assert active_count(client) == 1  # the rotated-away key was no longer counted
+    store.revoke(store.get("key_b"), to_rfc3339(1_800_000_100))
+    assert active_count(client) == 0
+    store.revoke(store.get("key_b"), to_rfc3339(1_800_000_200))  # idempotent: counted once
+    assert active_count(client) == 0
+
+
+def test_revoking_from_a_stale_read_counts_what_the_key_is_now(store, client):
+    # A revoke that read the key active while a concurrent rotation moved it away.
+    old = record()
+    store.create(old)
+    store.rotate(old, record("key_b", hash="hash-key_b"), to_rfc3339(1_800_086_400))
+    assert store.revoke(old, to_rfc3339(1_800_000_100)).status == "revoked"
+    assert active_count(client) == 1  # key_b is still active and counted
+
+
+def test_a_count_from_before_counting_began_never_goes_negative(store, client):
+    # Keys written before the count existed are not in it: revoking one leaves the count at zero.
+    legacy = record()
+    client.put_item(TableName=TABLE, Item=key_record_item(legacy))
+    client.put_item(TableName=TABLE, Item=hash_record_item(legacy))
+    assert store.revoke(legacy, to_rfc3339(1_800_000_100)).status == "revoked"
+    assert active_count(client) == 0
+    assert store.get_hash_record("hash-key_a").status == "revoked"
+
+
+def test_a_create_colliding_on_the_owners_count_is_tried_again(client):
+    # Two transactions on one owner's count at once: DynamoDB cancels one with TransactionConflict.
+    class Colliding:
+        def __init__(self, times):
+            self.left = times
+
+        def transact_write_items(self, **kwargs):
+            if self.left:
+                self.left -= 1
+                raise ClientError(
+                    {
+                        "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                        "CancellationReasons": [{"Code": "None"}, {"Code": "None"}, {"Code": "TransactionConflict"}],
+                    },
+                    "TransactWriteItems",
+                )
+            return client.transact_write_items(**kwargs)
+
+        def __getattr__(self, name):
+            return getattr(client, name)
+
+    DynamoKeyStore(Colliding(2), TABLE).create(record(), max_active=5)
+    assert active_count(client) == 1
+    with pytest.raises(ConflictError):
+        DynamoKeyStore(Colliding(3), TABLE).create(record("key_b", hash="hash-key_b"), max_active=5)
+    assert active_count(client) == 1

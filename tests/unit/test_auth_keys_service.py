@@ -292,8 +292,10 @@ def test_a_rotated_key_in_its_grace_cannot_mint_past_the_grace(service, store, c
     service.rotate_key(USER, view.id, grace_period_seconds=600)
     in_grace = as_handler_sees(store, clock, old_secret)
     assert in_grace.expires_at == "2027-01-15T08:10:00Z"
-    child, _ = service.create_key(in_grace, "persist", ["keys:read"])
-    assert child.to_public()["expiresAt"] == "2027-01-15T08:10:00Z"
+    # Once the spec said it outright (a rotated-out key never creates a credential), the cap to
+    # the grace end became a refusal: a leaked key its owner rotated persists nothing.
+    with pytest.raises(AuthenticationError):
+        service.create_key(in_grace, "persist", ["keys:read"])
 
 
 def test_a_key_without_expiry_mints_as_asked(service, store, clock):
@@ -322,3 +324,133 @@ def test_a_key_past_its_expiry_mints_nothing(service, store, clock):
         service.create_key(parent, "late", ["keys:read"])
     with pytest.raises(AuthenticationError):
         service.rotate_key(parent, service.create_key(USER, "x", ["keys:read"])[0].id)
+
+
+# -- a revoked or rotated-out key mints nothing, even while API Gateway still caches its allow -------------
+
+
+class CountingStore:
+    """The store, recording each key-record read (GetItem by keyId) the service makes."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self.reads: list[str] = []
+
+    def get(self, key_id):
+        self.reads.append(key_id)
+        return self._store.get(key_id)
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+def test_a_revoked_key_mints_nothing_while_its_allow_is_cached(service, store, clock):
+    # Given a keys:write key whose allow the gateway cached, and then the key was revoked,
+    _, secret = service.create_key(USER, "leaked", ["keys:read", "keys:write"])
+    cached = as_handler_sees(store, clock, secret)
+    target, _ = service.create_key(USER, "target", ["keys:read"])
+    service.revoke_key(USER, cached.key_id)
+    # When it asks to create or rotate a credential, then it is refused (401), and nothing changed.
+    with pytest.raises(AuthenticationError):
+        service.create_key(cached, "persist", ["keys:read"])
+    with pytest.raises(AuthenticationError):
+        service.rotate_key(cached, target.id)
+    assert {k.name for k in service.list_keys(USER).items} == {"target", "leaked"}
+    assert service.get_key(USER, target.id).status == "active"
+
+
+def test_a_rotated_out_key_mints_nothing_even_inside_its_grace(service, store, clock):
+    # Given a key whose allow was cached before it was rotated (its context shows no expiry),
+    view, secret = service.create_key(USER, "old", ["keys:read", "keys:write"])
+    cached = as_handler_sees(store, clock, secret)
+    assert cached.expires_at is None
+    new, _ = service.rotate_key(USER, view.id, grace_period_seconds=60)
+    # the grace keeps it authenticating for ordinary calls, but a key being retired mints nothing:
+    # no new key, no rotation (docs/reference.md, Routes).
+    with pytest.raises(AuthenticationError):
+        service.create_key(cached, "in grace", ["keys:read"])
+    with pytest.raises(AuthenticationError):
+        service.rotate_key(cached, new.id)
+    clock.now += 60
+    with pytest.raises(AuthenticationError):
+        service.create_key(cached, "late", ["keys:read"])
+
+
+def test_the_callers_key_is_read_once_and_a_jwt_not_at_all(store, clock):
+    counting = CountingStore(store)
+    service = KeysService(counting, environment="test", pepper="pep", clock=clock)
+    _, secret = service.create_key(USER, "writer", ["keys:read", "keys:write"])
+    assert counting.reads == []  # a JWT caller: nothing to re-read
+    caller = as_handler_sees(store, clock, secret)
+    service.create_key(caller, "child", ["keys:read"])
+    assert counting.reads == [caller.key_id]
+    counting.reads.clear()
+    service.rotate_key(caller, caller.key_id)  # rotating itself: one read serves both checks
+    assert counting.reads == [caller.key_id]
+
+
+# -- rotation keeps the creation rule on tiers ---------------------------------------------------------------
+
+
+def test_a_non_admin_rotates_only_keys_of_its_own_tier(service):
+    # Given an admin gave the starter owner org-1 an enterprise key and a free key,
+    higher, _ = service.create_key(ADMIN, "gift", ["keys:read"], tier="enterprise", owner_id="org-1")
+    lower, _ = service.create_key(ADMIN, "trial", ["keys:read"], tier="free", owner_id="org-1")
+    # When the starter principal rotates them, then it is refused: it could not have set those tiers.
+    for key in (higher, lower):
+        with pytest.raises(AuthorizationError) as refused:
+            service.rotate_key(USER, key.id)
+        assert refused.value.details[0]["field"] == "tier"
+        assert service.get_key(USER, key.id).status == "active"
+    # An admin may; a key of the caller's own tier rotates as before.
+    assert service.rotate_key(ADMIN, higher.id)[0].tier == "enterprise"
+    own, _ = service.create_key(USER, "own", ["keys:read"])
+    assert service.rotate_key(USER, own.id)[0].tier == "starter"
+
+
+def test_the_grace_is_never_shorter_than_asked(service, store, clock):
+    view, old_secret = service.create_key(USER, "ci", [])
+    clock.now = NOW + 0.9
+    service.rotate_key(USER, view.id, grace_period_seconds=3)
+    clock.now = NOW + 0.9 + 2.99  # just inside 3 s after the rotation
+    assert authenticator(store, clock).authenticate(old_secret).key_id == view.id
+    assert service.get_key(USER, view.id).to_public()["graceUntil"] == "2027-01-15T08:00:04Z"
+
+
+# -- one owner's active keys are capped -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def capped(store, clock):
+    return KeysService(store, environment="test", pepper="pep", clock=clock, max_keys_per_owner=2)
+
+
+def test_an_owners_active_keys_are_capped(capped):
+    first, _ = capped.create_key(USER, "1", [])
+    capped.create_key(USER, "2", [])
+    with pytest.raises(ConflictError) as refused:
+        capped.create_key(USER, "3", [])
+    assert refused.value.details == [
+        {"field": "ownerId", "message": "the owner already has 2 active keys, the most allowed; revoke one first"}
+    ]
+    # Counted per owner, whoever creates: an admin creating for org-1 is refused too.
+    with pytest.raises(ConflictError):
+        capped.create_key(ADMIN, "for org-1", [], owner_id="org-1")
+    capped.create_key(OTHER, "theirs", [])
+    # Rotation replaces one active key by another: allowed at the cap, the count unchanged.
+    rotated, _ = capped.rotate_key(USER, first.id)
+    with pytest.raises(ConflictError):
+        capped.create_key(USER, "3", [])
+    # Revoking the rotated-away key frees nothing; revoking an active one frees one, once.
+    capped.revoke_key(USER, first.id)
+    with pytest.raises(ConflictError):
+        capped.create_key(USER, "3", [])
+    capped.revoke_key(USER, rotated.id)
+    capped.revoke_key(USER, rotated.id)
+    capped.create_key(USER, "3", [])
+    with pytest.raises(ConflictError):
+        capped.create_key(USER, "4", [])
+
+
+def test_the_cap_defaults_to_100(service):
+    assert service.max_keys_per_owner == 100

@@ -37,6 +37,8 @@ class Settings(BaseModel):
     jwt_issuers: SecretStr = Field(SecretStr("[]"), alias="JWT_ISSUERS")  # JSON list, parsed by gatehouse.auth
     api_key_pepper: SecretStr = Field(SecretStr(""), alias="API_KEY_PEPPER")
     api_key_cache_seconds: float = Field(10.0, alias="API_KEY_CACHE_SECONDS", ge=0)
+    # Active API keys one owner may hold (docs/data-model.md: the owner's count).
+    max_keys_per_owner: int = Field(100, alias="MAX_KEYS_PER_OWNER", ge=1)
 
     # Rate limiting (docs/reference.md#rate-limits).
     ratelimit_override_cache_seconds: float = Field(5.0, alias="RATELIMIT_OVERRIDE_CACHE_SECONDS", ge=0)

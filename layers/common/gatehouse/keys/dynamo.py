@@ -14,6 +14,11 @@ Schema (single table, fixed by the design; docs/data-model.md should copy this):
                compares numbers, and `ttl` (expiry or grace end or revocation, plus a day) lets
                DynamoDB delete records that can no longer authenticate anything.
 
+  owner count  pk=OWNER#<ownerId>      sk=KEYCOUNT
+               activeKeys (N)   -- how many of the owner's keys are `active`: +1 in the transaction
+               that creates one (conditioned on the cap), -1 in the one that revokes one; a
+               rotation swaps one active key for another and leaves it alone.
+
 Both items are written in one TransactWriteItems; rotation and revocation are transactions
 conditioned on the current status, so concurrent rotate/revoke calls cannot both win.
 This module avoids gatehouse.settings (pydantic) because the authorizer's wiring imports it.
@@ -30,10 +35,13 @@ from botocore.exceptions import ClientError
 
 from gatehouse.clients.dynamo_items import from_item, to_attribute, to_item
 from gatehouse.errors import ConflictError, NotFoundError, ValidationError
-from gatehouse.keys.records import ACTIVE, REVOKED, ROTATED, KeyHashRecord, KeyPage, KeyRecord
+from gatehouse.keys.records import ACTIVE, REVOKED, ROTATED, KeyCapReached, KeyHashRecord, KeyPage, KeyRecord
 from gatehouse.times import from_rfc3339
 
 CLEANUP_DELAY_SECONDS: Final = 86400  # how long a dead hash record lingers before TTL removes it
+# Transactions on one owner's count collide when its keys are created at once (TransactionConflict):
+# tried again this many times before the caller is told to retry.
+CREATE_ATTEMPTS: Final = 3
 
 # --- item mapping ---------------------------------------------------------------------------
 
@@ -164,6 +172,10 @@ def _decode_cursor(cursor: str, index_pk: str, index_sk: str, partition: str, sk
 # --- the adapter ----------------------------------------------------------------------------
 
 
+def _owner_count_key(owner_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"OWNER#{owner_id}"}, "sk": {"S": "KEYCOUNT"}}
+
+
 def _cancellation_codes(error: ClientError) -> list[str]:
     reasons = error.response.get("CancellationReasons") or []
     return [r.get("Code", "None") for r in reasons]
@@ -186,18 +198,36 @@ class DynamoKeyStore:
         item = response.get("Item")
         return hash_record_from_item(item) if item else None
 
-    def create(self, record: KeyRecord) -> None:
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {"Put": self._put(key_record_item(record))},
-                    {"Put": self._put(hash_record_item(record))},
-                ]
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "TransactionCanceledException":
-                raise ConflictError("A key with this id already exists.") from None
-            raise
+    def create(self, record: KeyRecord, max_active: int | None = None) -> None:
+        count: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": _owner_count_key(record.owner_id),
+            "UpdateExpression": "ADD activeKeys :one",
+            "ExpressionAttributeValues": _values({"one": 1}),
+        }
+        if max_active is not None:
+            # Checked and counted in the same transaction as the write: two racing creates
+            # cannot both take the last place, and no table scan is needed to know the count.
+            count["ConditionExpression"] = "attribute_not_exists(activeKeys) OR activeKeys < :cap"
+            count["ExpressionAttributeValues"] |= _values({"cap": max_active})
+        items = [
+            {"Put": self._put(key_record_item(record))},
+            {"Put": self._put(hash_record_item(record))},
+            {"Update": count},
+        ]
+        for _ in range(CREATE_ATTEMPTS):
+            try:
+                self._client.transact_write_items(TransactItems=items)
+                return
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                codes = _cancellation_codes(error)
+                if codes[2:3] == ["ConditionalCheckFailed"]:
+                    raise KeyCapReached(record.owner_id) from None
+                if "TransactionConflict" not in codes:
+                    raise ConflictError("A key with this id already exists.") from None
+        raise ConflictError("The owner's keys changed concurrently; try again.")
 
     def get(self, key_id: str) -> KeyRecord | None:
         response = self._client.get_item(
@@ -282,46 +312,69 @@ class DynamoKeyStore:
 
     def revoke(self, record: KeyRecord, revoked_at: str) -> KeyRecord:
         """Revoke both items. Revoking a revoked key changes nothing and answers it (idempotent)."""
-        key_update = {
-            "TableName": self._table,
-            "Key": {"pk": {"S": f"KEY#{record.id}"}, "sk": {"S": "KEY"}},
-            "UpdateExpression": "SET #status = :revoked, revokedAt = :at",
-            "ConditionExpression": "attribute_exists(pk) AND #status <> :revoked",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": _values({"revoked": REVOKED, "at": revoked_at}),
+        return self._revoke(record, revoked_at, reread=True)
+
+    def _revoke(self, record: KeyRecord, revoked_at: str, *, reread: bool) -> KeyRecord:
+        parts: dict[str, dict[str, Any]] = {
+            # Conditioned on the status it was read with, which decides whether the owner's count
+            # drops: a concurrent rotation in between is seen, never counted twice.
+            "key": {
+                "TableName": self._table,
+                "Key": {"pk": {"S": f"KEY#{record.id}"}, "sk": {"S": "KEY"}},
+                "UpdateExpression": "SET #status = :revoked, revokedAt = :at",
+                "ConditionExpression": "attribute_exists(pk) AND #status = :was AND #status <> :revoked",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": _values({"revoked": REVOKED, "at": revoked_at, "was": record.status}),
+            },
+            "hash": {
+                "TableName": self._table,
+                "Key": {"pk": {"S": f"KEYHASH#{record.hash}"}, "sk": {"S": "KEYHASH"}},
+                "UpdateExpression": "SET #status = :revoked, #ttl = :ttl",
+                # Never create a stub: a rotated key's hash record may already be gone (TTL).
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeNames": {"#status": "status", "#ttl": "ttl"},
+                "ExpressionAttributeValues": _values(
+                    {"revoked": REVOKED, "ttl": from_rfc3339(revoked_at) + CLEANUP_DELAY_SECONDS}
+                ),
+            },
         }
-        hash_update = {
-            "TableName": self._table,
-            "Key": {"pk": {"S": f"KEYHASH#{record.hash}"}, "sk": {"S": "KEYHASH"}},
-            "UpdateExpression": "SET #status = :revoked, #ttl = :ttl",
-            # Never create a stub: a rotated key's hash record may already be gone (TTL).
-            "ConditionExpression": "attribute_exists(pk)",
-            "ExpressionAttributeNames": {"#status": "status", "#ttl": "ttl"},
-            "ExpressionAttributeValues": _values(
-                {"revoked": REVOKED, "ttl": from_rfc3339(revoked_at) + CLEANUP_DELAY_SECONDS}
-            ),
-        }
-        try:
-            self._client.transact_write_items(TransactItems=[{"Update": key_update}, {"Update": hash_update}])
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            codes = _cancellation_codes(error)
-            if codes[:1] == ["ConditionalCheckFailed"]:
-                current = self.get(record.id)
-                if current is None:
-                    raise NotFoundError("No such key.") from None
-                if current.status == REVOKED:
-                    return current
-                raise ConflictError("The key changed concurrently; try again.") from None
-            if codes[1:2] != ["ConditionalCheckFailed"]:
-                raise ConflictError("The key changed concurrently; try again.") from None
-            # Only the hash record is gone (it can no longer authenticate): revoke the key record alone.
+        if record.status == ACTIVE:
+            parts["count"] = {
+                "TableName": self._table,
+                "Key": _owner_count_key(record.owner_id),
+                "UpdateExpression": "SET activeKeys = activeKeys - :one",
+                # Keys written before the count existed are not in it: it never goes below zero.
+                "ConditionExpression": "activeKeys > :zero",
+                "ExpressionAttributeValues": _values({"one": 1, "zero": 0}),
+            }
+        # At most twice: the second attempt leaves out what had nothing to update.
+        for _ in range(2):
+            names = list(parts)
             try:
-                self._client.update_item(**key_update)
-            except ClientError as retry_error:
-                if retry_error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                self._client.transact_write_items(TransactItems=[{"Update": parts[name]} for name in names])
+                break
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
+                codes = dict(zip(names, _cancellation_codes(error), strict=False))
+                if codes.get("key") == "ConditionalCheckFailed":
+                    current = self.get(record.id)
+                    if current is None:
+                        raise NotFoundError("No such key.") from None
+                    if current.status == REVOKED:
+                        return current
+                    if reread:  # read active, rotated since (or the reverse): revoke what it is now
+                        return self._revoke(current, revoked_at, reread=False)
+                    raise ConflictError("The key changed concurrently; try again.") from None
+                # The hash record already gone (it can no longer authenticate), or a count from
+                # before counting began: revoke without them.
+                gone = [name for name, code in codes.items() if name != "key" and code == "ConditionalCheckFailed"]
+                if not gone:
+                    raise ConflictError("The key changed concurrently; try again.") from None
+                for name in gone:
+                    del parts[name]
+        else:
+            raise ConflictError("The key changed concurrently; try again.")
         current = self.get(record.id)
         if current is None:
             raise NotFoundError("No such key.")

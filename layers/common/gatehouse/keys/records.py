@@ -10,9 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
+from gatehouse.times import from_rfc3339
+
 ACTIVE: Final = "active"
 ROTATED: Final = "rotated"
 REVOKED: Final = "revoked"
+
+
+class KeyCapReached(Exception):
+    """The owner already has as many active keys as it may (KeyStore.create's `max_active`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +40,26 @@ class KeyRecord:
     rotated_from: str | None = None
     grace_until: str | None = None
     last_used_at: str | None = None
+
+    def usable_until(self) -> int | None:
+        """The epoch second this key stops authenticating for good (expiry, or a rotation's grace
+        end if sooner); None when it never does. A revoked key's is irrelevant: it never does."""
+        ends = [from_rfc3339(t) for t in (self.expires_at, self.grace_until if self.status == ROTATED else None) if t]
+        return min(ends) if ends else None
+
+    def may_mint(self, now: float) -> bool:
+        """Whether this key may create or rotate a credential: active and unexpired only. A key
+        rotated away still authenticates through its grace, but a key being retired (or a leaked
+        one an owner rotated) must not hand out new secrets."""
+        end = self.usable_until()
+        return self.status == ACTIVE and (end is None or now < end)
+
+    def accepts(self, now: float) -> bool:
+        """The authorizer's rule (KeyHashRecord.accepts) on the key record itself."""
+        if self.status not in (ACTIVE, ROTATED) or (self.status == ROTATED and not self.grace_until):
+            return False
+        end = self.usable_until()
+        return end is None or now < end
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +94,10 @@ class KeyStore(Protocol):
 
     def get_hash_record(self, key_hash: str) -> KeyHashRecord | None: ...
 
-    def create(self, record: KeyRecord) -> None: ...
+    def create(self, record: KeyRecord, max_active: int | None = None) -> None:
+        """Write a new active key, counted among its owner's active keys; KeyCapReached when the
+        owner already has `max_active` of them (None: no cap)."""
+        ...
 
     def get(self, key_id: str) -> KeyRecord | None: ...
 

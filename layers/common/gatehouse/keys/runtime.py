@@ -16,4 +16,5 @@ def keys_service() -> KeysService:
         DynamoKeyStore(dynamodb_client(), table_name()),
         environment=settings.key_environment,
         pepper=settings.api_key_pepper.get_secret_value(),
+        max_keys_per_owner=settings.max_keys_per_owner,
     )

@@ -4,20 +4,24 @@ The HTTP routes call these functions with the caller's Principal. Rules enforced
 that no route can forget them: a principal never grants scopes it does not hold, never sets
 a tier or an ownerId unless admin, only ever sees its owner's keys (another owner's key is
 404, exactly like a missing one), cannot rotate a key into a secret with more scopes
-than it holds itself, and an expiring API key never mints (by create or rotate) a key that
-outlives it - admin keys included - so a temporary or leaked key cannot make itself permanent.
+than it holds itself nor of a tier it could not have set, and an expiring API key never mints
+(by create or rotate) a key that outlives it - admin keys included - so a temporary or leaked
+key cannot make itself permanent. An API key that creates or rotates is read again first: a
+revoked, rotated-out or expired key mints nothing even while API Gateway still caches its allow.
+One owner has at most `max_keys_per_owner` active keys (docs/data-model.md: the owner's count).
 """
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from gatehouse.errors import AuthenticationError, AuthorizationError, NotFoundError, ValidationError
+from gatehouse.errors import AuthenticationError, AuthorizationError, ConflictError, NotFoundError, ValidationError
 from gatehouse.keys import api_key_format
-from gatehouse.keys.records import ACTIVE, KeyRecord, KeyStore
+from gatehouse.keys.records import ACTIVE, KeyCapReached, KeyRecord, KeyStore
 from gatehouse.keys.views import ApiKeyPage, ApiKeyView
 from gatehouse.principal import TIERS, Principal
 from gatehouse.scopes import ADMIN, ALL_SCOPES, has_scope
@@ -30,6 +34,7 @@ MAX_OWNER_ID_LENGTH = 256
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 KEY_ID_RANDOM_LENGTH = 20
+DEFAULT_MAX_KEYS_PER_OWNER = 100
 
 
 def _invalid(field: str, message: str) -> ValidationError:
@@ -42,21 +47,6 @@ def _forbidden(field: str, message: str) -> AuthorizationError:
 
 def _is_admin(caller: Principal) -> bool:
     return ADMIN in caller.scopes
-
-
-def _caller_expiry(caller: Principal, now: int) -> int | None:
-    """The epoch second the calling API key stops working, or None (no expiry, or a JWT).
-
-    Only an API key's expiry limits what it mints; a JWT principal carries none by design
-    (minting a long-lived key with a JWT is the intended way to get one). A key already past
-    it (an allow cached by API Gateway) mints nothing: 401, as the authorizer would answer now.
-    """
-    if caller.auth_type != "apiKey" or not caller.expires_at:
-        return None
-    expiry = from_rfc3339(caller.expires_at)
-    if expiry <= now:
-        raise AuthenticationError("The calling API key has expired.")
-    return expiry
 
 
 def _capped(expires_at: str | None, cap: int | None) -> str | None:
@@ -78,11 +68,13 @@ class KeysService:
         environment: str,
         pepper: str = "",
         clock: Callable[[], float] = time.time,
+        max_keys_per_owner: int = DEFAULT_MAX_KEYS_PER_OWNER,
     ) -> None:
         self._store = store
         self._environment = environment
         self._pepper = pepper
         self._clock = clock
+        self.max_keys_per_owner = max_keys_per_owner
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -98,16 +90,18 @@ class KeysService:
     ) -> tuple[ApiKeyView, str]:
         """A new key: its public view, and the secret to show once.
 
-        A caller that is itself an expiring API key (Principal.expires_at) cannot mint a key
-        that outlives it, admin or not: a requested `expires_at` later than the caller's
-        expiry, or none at all, is capped to the caller's expiry, silently rather than with a
-        403, and the view returned (the 201 body) shows the effective `expiresAt`. A JWT caller
-        has no such limit: that is the intended way to obtain a long-lived key.
+        A caller that is itself an expiring API key cannot mint a key that outlives it, admin or
+        not: a requested `expires_at` later than the caller's expiry (or its grace end, once
+        rotated), or none at all, is capped to it, silently rather than with a 403, and the view
+        returned (the 201 body) shows the effective `expiresAt`. A JWT caller has no such limit:
+        that is the intended way to obtain a long-lived key.
         """
+        at = self._clock()
+        now = int(at)
+        caller_key = self._live_caller_key(caller, at)
         name = self._check_name(name)
         wanted = self._check_scopes(scopes)
-        now = int(self._clock())
-        expires = _capped(self._check_expiry(expires_at, now), _caller_expiry(caller, now))
+        expires = _capped(self._check_expiry(expires_at, now), caller_key.usable_until() if caller_key else None)
         if tier is not None and tier not in TIERS:
             raise _invalid("tier", f"must be one of {', '.join(TIERS)}")
         if owner_id is not None and (not isinstance(owner_id, str) or not 0 < len(owner_id) <= MAX_OWNER_ID_LENGTH):
@@ -128,7 +122,19 @@ class KeysService:
             expires_at=expires,
             now=now,
         )
-        self._store.create(record)
+        try:
+            self._store.create(record, max_active=self.max_keys_per_owner)
+        except KeyCapReached:
+            cap = self.max_keys_per_owner
+            raise ConflictError(
+                "The owner has reached its limit of active keys.",
+                details=[
+                    {
+                        "field": "ownerId",
+                        "message": f"the owner already has {cap} active keys, the most allowed; revoke one first",
+                    }
+                ],
+            ) from None
         return ApiKeyView.from_record(record), secret_key
 
     def rotate_key(
@@ -138,7 +144,8 @@ class KeysService:
 
         As in create_key, an expiring API-key caller cannot obtain a secret that outlives it:
         rotating a key that expires later (or never) gives a new key capped to the caller's
-        expiry, shown as `expiresAt` in the answer.
+        expiry, shown as `expiresAt` in the answer. The grace ends no sooner than asked: it counts
+        from the next whole second.
         """
         if (
             isinstance(grace_period_seconds, bool)
@@ -146,24 +153,29 @@ class KeysService:
             or not 0 <= grace_period_seconds <= MAX_GRACE_SECONDS
         ):
             raise _invalid("gracePeriodSeconds", f"must be an integer from 0 to {MAX_GRACE_SECONDS}")
-        old = self._owned(caller, key_id)
+        at = self._clock()
+        caller_key = self._live_caller_key(caller, at)
+        # A key rotating itself: the read that proved it alive is the one to rotate.
+        old = self._owned(caller, key_id, caller_key if caller_key and caller_key.id == key_id else None)
         # Rotation hands out a fresh secret: a principal that could not create this key
-        # (scopes it does not hold) must not obtain one by rotating it either.
+        # (scopes it does not hold, a tier it may not set) must not obtain one by rotating it either.
         not_held = sorted(s for s in old.scopes if not has_scope(caller.scopes, s))
         if not_held:
             raise _forbidden("keyId", f"the key has scopes the caller does not hold: {' '.join(not_held)}")
-        now = int(self._clock())
+        if old.tier != caller.tier and not _is_admin(caller):
+            raise _forbidden("tier", f"only admin can rotate a key whose tier ({old.tier}) is not the caller's")
+        now = int(at)
         new, secret_key = self._new_record(
             name=old.name,
             owner_id=old.owner_id,
             scopes=old.scopes,
             tier=old.tier,
-            expires_at=_capped(old.expires_at, _caller_expiry(caller, now)),
+            expires_at=_capped(old.expires_at, caller_key.usable_until() if caller_key else None),
             now=now,
             rotated_from=old.id,
         )
         # ConflictError when the key is no longer active (revoked, rotated) - also under a race.
-        self._store.rotate(old, new, to_rfc3339(now + grace_period_seconds))
+        self._store.rotate(old, new, to_rfc3339(math.ceil(at) + grace_period_seconds))
         return ApiKeyView.from_record(new), secret_key
 
     def revoke_key(self, caller: Principal, key_id: str) -> ApiKeyView:
@@ -190,8 +202,25 @@ class KeysService:
 
     # --- helpers ----------------------------------------------------------------------------
 
-    def _owned(self, caller: Principal, key_id: str) -> KeyRecord:
-        record = self._store.get(key_id) if isinstance(key_id, str) and 0 < len(key_id) <= 64 else None
+    def _live_caller_key(self, caller: Principal, now: float) -> KeyRecord | None:
+        """The calling API key's record, read now (one GetItem); None for a JWT caller.
+
+        API Gateway may still be serving a cached allow for a key that has since been revoked,
+        rotated out or expired: such a key is refused with 401 before it can mint a credential.
+        A rotated key inside its grace still authenticates elsewhere, but mints nothing.
+        """
+        if caller.auth_type != "apiKey":
+            return None
+        record = self._store.get(caller.key_id) if caller.key_id else None
+        if record is None or not record.may_mint(now):
+            raise AuthenticationError("The calling API key is no longer valid.")
+        return record
+
+    def _owned(self, caller: Principal, key_id: str, known: KeyRecord | None = None) -> KeyRecord:
+        if known is not None:
+            record: KeyRecord | None = known
+        else:
+            record = self._store.get(key_id) if isinstance(key_id, str) and 0 < len(key_id) <= 64 else None
         # Another owner's key answers exactly like a missing one (docs/reference.md: 404, not 403).
         if record is None or (record.owner_id != caller.owner_id and not _is_admin(caller)):
             raise NotFoundError("No such key.")

@@ -12,14 +12,21 @@ from gatehouse.ratelimit.policies import Policy, Window
 
 
 class ScopedWindow(NamedTuple):
-    """A window together with the policy it came from (two policies may both have an "hour")."""
+    """A window together with the policy it came from (two policies may both have an "hour"), and,
+    in a principal's check, the principal's owner: every counter of the check then lives in the
+    owner's hash slot, and a window with `shared` set is the owner's own counter (docs/rate-limits.md)."""
 
     policy: str
     window: Window
+    owner: str | None = None
+    shared: bool = False
 
 
-def scoped_windows(policies: list[Policy]) -> list[ScopedWindow]:
-    return [ScopedWindow(p.name, w) for p in policies for w in p.windows]
+def scoped_windows(policies: list[Policy], owner: str | None = None) -> list[ScopedWindow]:
+    """The windows of `policies`; with `owner`, those of policies charged to the owner are shared."""
+    if owner is None:
+        return [ScopedWindow(p.name, w) for p in policies for w in p.windows]
+    return [ScopedWindow(p.name, w, owner, p.charged_to == "owner") for p in policies for w in p.windows]
 
 
 class WindowResult(NamedTuple):

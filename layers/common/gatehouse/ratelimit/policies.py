@@ -61,6 +61,9 @@ class Policy(_FrozenModel):
     failure_mode: Literal["open", "closed"] = "open"
     # Tier windows are what custom limits and boosts change; group windows (credentials) stay.
     kind: Literal["tier", "group"] = "tier"
+    # Whose counter a principal's request draws on: its own, or its owner's, shared by every key
+    # and token of that owner (docs/rate-limits.md). Check-API subjects have no owner: their own.
+    charged_to: Literal["subject", "owner"] = "subject"
 
 
 def _tier(name: str, per_hour: int, per_second: int) -> Policy:
@@ -85,6 +88,8 @@ DEFAULT_POLICIES: dict[str, Policy] = {
         Policy(
             name="credentials",
             kind="group",
+            # A key a principal mints must not bring a fresh budget with it.
+            charged_to="owner",
             windows=(Window(name="credentials", limit=5, period_seconds=900, algorithm="sliding"),),
         ),
     )

@@ -76,7 +76,7 @@ def _send_and_read(conn: Any, packed: list[bytes]) -> Any:
 class _Plan(NamedTuple):
     """Everything of one subject's check that does not change from call to call."""
 
-    windows: tuple[tuple[Window, str], ...]  # (window, policy): what the plan was built for
+    windows: tuple[ScopedWindow, ...]  # what the plan was built for
     cost: int
     peek: bool
     request: bytes  # the whole EVALSHA request, RESP-encoded
@@ -85,11 +85,17 @@ class _Plan(NamedTuple):
     policies: tuple[str, ...]
 
 
-def _same_windows(planned: tuple[tuple[Window, str], ...], windows: list[ScopedWindow]) -> bool:
+def _same_windows(planned: tuple[ScopedWindow, ...], windows: list[ScopedWindow]) -> bool:
     if len(planned) != len(windows):
         return False
-    for (window, policy), scoped in zip(planned, windows, strict=True):
-        if scoped.window is not window or scoped.policy != policy:
+    for plan, scoped in zip(planned, windows, strict=True):
+        # The same window objects under the same policy, kept in the same owner's slot.
+        if (
+            scoped.window is not plan.window
+            or scoped.policy != plan.policy
+            or scoped.owner != plan.owner
+            or scoped.shared != plan.shared
+        ):
             return False
     return True
 
@@ -142,7 +148,7 @@ class RedisEngine:
         args = [b"p" if peek else b"c", b"%d" % cost, *(window_arg(s.window).encode() for s in windows)]
         body = b"".join([_bulk(b"%d" % n), *map(_bulk, keys), *map(_bulk, args)])
         plan = _Plan(
-            windows=tuple((s.window, s.policy) for s in windows),
+            windows=tuple(windows),
             cost=cost,
             peek=peek,
             request=b"*%d\r\n%s%s" % (5 + 2 * n, self._evalsha, body),
@@ -185,7 +191,9 @@ def parse_reply(reply: bytes | str, windows: list[ScopedWindow], cost: int) -> D
 
 def _heads(windows: list[ScopedWindow]) -> tuple[tuple[str, str, str, int, int], ...]:
     """Each window's WindowResult fields that do not depend on the reply."""
-    return tuple((p, w.name, w.algorithm, w.limit, w.period_seconds) for p, w in windows)
+    return tuple(
+        (s.policy, s.window.name, s.window.algorithm, s.window.limit, s.window.period_seconds) for s in windows
+    )
 
 
 def _policies(windows: list[ScopedWindow]) -> tuple[str, ...]:

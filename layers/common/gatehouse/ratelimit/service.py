@@ -64,23 +64,26 @@ class RateLimiter:
         self.breaker = breaker or LocalBreaker(clock=clock)
         self.fallback = fallback or LocalLimiter(clock=wall_clock)
 
-    def check(self, subject: str, policies: list[Policy], cost: int = 1) -> Decision:
-        """Decide and (when every window admits) charge one request of weight `cost` >= 1."""
+    def check(self, subject: str, policies: list[Policy], cost: int = 1, *, owner: str | None = None) -> Decision:
+        """Decide and (when every window admits) charge one request of weight `cost` >= 1.
+
+        `owner`: the subject's owner, for a principal's request; policies charged to the owner
+        then draw on the owner's counters (docs/rate-limits.md)."""
         if not isinstance(cost, int) or isinstance(cost, bool) or not 1 <= cost <= MAX_COST:
             raise ValueError(f"cost must be an integer from 1 to {MAX_COST}")
-        return self._decide(subject, policies, cost, peek=False)
+        return self._decide(subject, policies, cost, peek=False, owner=owner)
 
-    def usage(self, subject: str, policies: list[Policy]) -> Decision:
+    def usage(self, subject: str, policies: list[Policy], *, owner: str | None = None) -> Decision:
         """Each window's current use without charging (`allowed` says whether cost 1 would pass)."""
-        return self._decide(subject, policies, 1, peek=True)
+        return self._decide(subject, policies, 1, peek=True, owner=owner)
 
-    def _decide(self, subject: str, policies: list[Policy], cost: int, *, peek: bool) -> Decision:
+    def _decide(self, subject: str, policies: list[Policy], cost: int, *, peek: bool, owner: str | None) -> Decision:
         if not policies:
             raise ValueError("a check needs at least one policy")
         effective = apply_override(policies, self.overrides.get(subject), self._wall_clock())
         if isinstance(effective, Blocked):
             return self._blocked(policies, effective, cost)
-        windows = scoped_windows(effective)
+        windows = scoped_windows(effective, owner)
         decision = self._on_redis(subject, windows, cost, peek=peek)
         if decision is not None:
             return decision
@@ -161,8 +164,10 @@ class RateLimitService:
         self._override_cache = override_cache
 
     def charge_request(self, caller: Principal, route_key: str) -> Decision:
-        """Charge one API request to its principal under its tier's and route's policies."""
-        return self.limiter.check(caller.principal_id, self.registry.policies_for(caller.tier, route_key))
+        """Charge one API request under its tier's and route's policies: the tier's windows to its
+        principal, a group charged to owners (credentials) to the principal's owner."""
+        policies = self.registry.policies_for(caller.tier, route_key)
+        return self.limiter.check(caller.principal_id, policies, owner=caller.owner_id)
 
     def check(
         self,
@@ -185,14 +190,19 @@ class RateLimitService:
             policies = self.registry.policies_for(caller.tier)
         return self.limiter.check(CHECK_NAMESPACE + subject, policies, cost)
 
-    def usage(self, caller: Principal, subject: str, policy_names: str | None = None) -> Decision:
+    def usage(
+        self, caller: Principal, subject: str, policy_names: str | None = None, *, owner: str | None = None
+    ) -> Decision:
         """Each window's current use. A principal reads its own subject (its tier and every route
-        group); anyone else's needs ratelimit:admin and names the policies (default: the default tier)."""
+        group); anyone else's needs ratelimit:admin and names the policies (default: the default tier),
+        and, for a principal that is not its own owner (an API key), the `owner` its counters live with."""
         registry = self.registry
-        if subject == caller.principal_id and policy_names is None:
-            policies = registry.policies_for(caller.tier)
-            policies += [registry.policies[g] for g in sorted(set(registry.route_groups.values()))]
-            return self.limiter.usage(subject, policies)
+        if subject == caller.principal_id:
+            owner = caller.owner_id  # one's own counters live with one's own owner
+            if policy_names is None:
+                policies = registry.policies_for(caller.tier)
+                policies += [registry.policies[g] for g in sorted(set(registry.route_groups.values()))]
+                return self.limiter.usage(subject, policies, owner=owner)
         if subject != caller.principal_id and not has_scope(caller.scopes, RATELIMIT_ADMIN):
             raise AuthorizationError(
                 "The credentials do not allow this operation.",
@@ -204,7 +214,7 @@ class RateLimitService:
         unknown = [n for n in names if registry.get(n) is None]
         if unknown:
             raise ValidationError(details=[{"field": "policy", "message": f"unknown policies {unknown}"}])
-        return self.limiter.usage(subject, [registry.policies[n] for n in names])
+        return self.limiter.usage(subject, [registry.policies[n] for n in names], owner=owner)
 
     def put_override(self, override: Override) -> bool:
         """Store (replace) an override; True when it is new. This instance sees it at once."""

@@ -80,9 +80,17 @@ def check(request: Annotated[CheckRequest, Body()]) -> dict[str, Any]:
 def usage(
     subject: SubjectPath,
     policy: Annotated[str | None, Query(description="Comma-separated policy names (other subjects).")] = None,
+    owner: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=256,
+            description="Another principal's owner when not itself (an API key): its counters live with the owner's.",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     subject = unquote(subject)  # Powertools hands path parameters over still percent-encoded
-    return usage_body(subject, ratelimit_service().usage(_caller(), subject, policy))
+    return usage_body(subject, ratelimit_service().usage(_caller(), subject, policy, owner=owner))
 
 
 @route(router, "PUT /v1/ratelimit/overrides/{subject}", summary="Set a subject's override", tags=TAGS)
