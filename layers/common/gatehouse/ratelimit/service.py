@@ -34,7 +34,8 @@ MAX_COST = 1_000_000
 
 class LimiterEngine(Protocol):
     """The port that decides a check on shared state (RedisEngine): raises LimiterUnavailable
-    when it cannot, LimiterReplyError when its store answered an error."""
+    when its store cannot decide now (an outage), LimiterReplyError when the store answered an
+    error that is not an outage (a defect of ours)."""
 
     def evaluate(self, subject: str, windows: list[ScopedWindow], cost: int, *, peek: bool = False) -> Decision: ...
 
@@ -44,7 +45,8 @@ class RateLimiter:
 
     Redis is reached only through the breaker. When it fails or the breaker is open, a policy
     set containing any `closed` policy raises ServiceUnavailableError (503); otherwise the
-    in-process fallback decides and the Decision says `degraded=True`."""
+    in-process fallback decides and the Decision says `degraded=True`. Whatever goes wrong on
+    the way to a decision takes that path: a limiter never answers a 500."""
 
     def __init__(
         self,
@@ -96,16 +98,24 @@ class RateLimiter:
             if self._engine is None:
                 self._engine = self._engine_factory()
             decision = self._engine.evaluate(subject, windows, cost, peek=peek)
-        except LimiterReplyError:
-            # Redis answered: an error reply is a bad request of ours, not an outage.
-            self.breaker.record_success()
-            raise
         except LimiterUnavailable as exc:
+            # Unreachable, timed out, or an outage reply (OOM, READONLY, ...): the breaker counts it.
             self.breaker.record_failure(timeout=exc.timeout)
             logger.warning("rate-limit Redis call failed: %s", exc.reason)
             return None
+        except LimiterReplyError as exc:
+            # Redis answered, so it is up: one subject's failing script must not open the breaker
+            # and take every other subject off Redis. But it is our defect: say so, loudly.
+            self.breaker.record_success()
+            logger.error("rate-limit script failed; deciding by the failure mode: %s", exc)
+            return None
+        except Exception:
+            # An unreadable reply or a defect here: never a 500, but never quiet either. Counted as
+            # a failure, which also releases a half-open probe permit.
+            self.breaker.record_failure()
+            logger.exception("rate-limit check failed; deciding by the failure mode")
+            return None
         except BaseException:
-            # A bug is not an outage: release a half-open probe permit and let it propagate.
             self.breaker.record_failure()
             raise
         self.breaker.record_success()
