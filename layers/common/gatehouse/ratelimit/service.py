@@ -22,7 +22,7 @@ from gatehouse.ratelimit.overrides import (
     OverrideStore,
     apply_override,
 )
-from gatehouse.ratelimit.policies import Policy, PolicyRegistry, Window
+from gatehouse.ratelimit.policies import Policy, PolicyRegistry, Window, cost_error, window_outgrown_by
 from gatehouse.resilience.local_breaker import LocalBreaker
 from gatehouse.scopes import RATELIMIT_ADMIN, has_scope
 
@@ -193,6 +193,9 @@ class RateLimitService:
             policies = [named]
         else:
             policies = self.registry.policies_for(caller.tier)
+        outgrown = window_outgrown_by((w for p in policies for w in p.windows), cost)
+        if outgrown is not None:
+            raise ValidationError(details=[{"field": "cost", "message": cost_error(outgrown)}])
         return self.limiter.check(CHECK_NAMESPACE + subject, policies, cost)
 
     def usage(self, caller: Principal, subject: str, policy_names: str | None = None) -> Decision:
