@@ -563,6 +563,37 @@ def test_duplicate_window_names_are_refused_not_stored(admin):
     assert_error(check, 400, "VALIDATION_ERROR")
 
 
+def test_an_override_for_a_subject_applies_to_check_api_calls_for_that_subject(make_caller, admin):
+    # Given an operator's override for "partner-…" (the subject as the check API's callers name it),
+    checker = make_caller(tier="enterprise", scope="ratelimit:check")
+    subject = new_subject("partner")
+    created = admin.put(_override_path(subject), json={"limits": [MINUTE_3], "reason": "e2e"})
+    assert created.status_code == 201, created.text
+
+    # When a service checks that subject, Then the override's window decides,
+    for expected_remaining in (2, 1, 0):
+        answer = checker.post("/v1/ratelimit/check", json={"subject": subject, "policy": "free"})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert (body["allowed"], body["policy"], body["limit"], body["remaining"]) == (
+            True,
+            "override",
+            3,
+            expected_remaining,
+        )
+    denied = checker.post("/v1/ratelimit/check", json={"subject": subject, "policy": "free"}).json()
+    assert denied["allowed"] is False and denied["policy"] == "override"
+
+    # And the counters are the check API's own (`check:<subject>`), shown with the override by usage.
+    usage = _usage_windows(admin.get(f"/v1/ratelimit/usage/{quote('check:' + subject, safe='')}?policy=free"))
+    assert usage["override/minute"]["used"] == 3
+
+    # When the override is deleted, Then the named policy decides again.
+    assert admin.delete(_override_path(subject)).status_code == 204
+    back = checker.post("/v1/ratelimit/check", json={"subject": subject, "policy": "free"})
+    assert back.status_code == 200 and back.json()["policy"] == "free", back.text
+
+
 YEAR = 366 * 86400
 
 

@@ -1,4 +1,4 @@
-"""The limiter with fakes: every limiter error takes the failure mode, never an exception."""
+"""The limiter's use cases with fakes: every limiter error takes the failure mode, and whose override applies."""
 
 from __future__ import annotations
 
@@ -7,13 +7,17 @@ import logging
 import pytest
 
 from gatehouse.errors import ServiceUnavailableError
+from gatehouse.principal import Principal
 from gatehouse.ratelimit.errors import LimiterReplyError, LimiterUnavailable
-from gatehouse.ratelimit.policies import DEFAULT_POLICIES, Policy, Window
-from gatehouse.ratelimit.service import RateLimiter
+from gatehouse.ratelimit.fallback import LocalLimiter
+from gatehouse.ratelimit.overrides import CachedOverrideSource, InMemoryOverrides, Override
+from gatehouse.ratelimit.policies import DEFAULT_POLICIES, Policy, PolicyRegistry, Window
+from gatehouse.ratelimit.service import RateLimiter, RateLimitService
 from gatehouse.resilience.local_breaker import BreakerState
 
 OPEN = [DEFAULT_POLICIES["free"]]
 CLOSED = [Policy(name="closed", failure_mode="closed", windows=(Window(name="minute", limit=5, period_seconds=60),))]
+MINUTE_2 = Window(name="minute", limit=2, period_seconds=60, algorithm="sliding")
 
 
 class FailingEngine:
@@ -24,6 +28,18 @@ class FailingEngine:
     def evaluate(self, subject, windows, cost, *, peek=False):
         self.calls += 1
         raise self.error
+
+
+class RecordingEngine:
+    """Decides like Redis would (the fallback's algorithms) and records which subjects it counted."""
+
+    def __init__(self) -> None:
+        self.subjects: list[str] = []
+        self._limiter = LocalLimiter()
+
+    def evaluate(self, subject, windows, cost, *, peek=False):
+        self.subjects.append(subject)
+        return self._limiter.evaluate(subject, windows, cost, peek=peek)._replace(degraded=False)
 
 
 @pytest.fixture
@@ -82,3 +98,46 @@ def test_outages_open_the_breaker():
         assert limiter.check("s", OPEN).degraded
     assert limiter.breaker.state is BreakerState.OPEN
     assert engine.calls == limiter.breaker.failure_threshold
+
+
+def _service(*overrides: Override) -> tuple[RateLimitService, RecordingEngine]:
+    engine = RecordingEngine()
+    store = InMemoryOverrides(*overrides)
+    cache = CachedOverrideSource(store, ttl_seconds=5)
+    return RateLimitService(RateLimiter(lambda: engine, cache), PolicyRegistry(), store, cache), engine
+
+
+CALLER = Principal(principal_id="svc-1", owner_id="org", auth_type="jwt", tier="enterprise", scopes=frozenset())
+ADMIN = Principal(
+    principal_id="ops-1", owner_id="org", auth_type="jwt", tier="enterprise", scopes=frozenset({"ratelimit:admin"})
+)
+
+
+def test_an_override_for_a_subject_applies_to_check_api_calls_for_that_subject():
+    # Given an operator's override for "partner-42",
+    service, engine = _service(Override(subject="partner-42", limits=[MINUTE_2]))
+
+    # When a service checks "partner-42" through the check API,
+    first = service.check(CALLER, "partner-42", policy="free")
+
+    # Then the override's windows decide,
+    assert first.policy == "override" and first.limit == 2 and first.remaining == 1
+    assert service.check(CALLER, "partner-42", policy="free").allowed
+    assert not service.check(CALLER, "partner-42", policy="free").allowed
+    # And the counters stay apart from the principal "partner-42"'s own.
+    assert set(engine.subjects) == {"check:partner-42"}
+
+
+def test_a_blocked_subject_is_blocked_on_the_check_api_too():
+    service, engine = _service(Override(subject="partner-42", blocked=True))
+    decision = service.check(CALLER, "partner-42", limits=(MINUTE_2,))
+    assert decision.blocked and not decision.allowed
+    assert engine.subjects == []  # decided without Redis
+    assert service.check(CALLER, "partner-43", limits=(MINUTE_2,)).allowed
+
+
+def test_usage_of_a_check_api_subject_shows_the_override_that_applies_to_it():
+    service, _ = _service(Override(subject="partner-42", limits=[MINUTE_2]))
+    service.check(CALLER, "partner-42", policy="free")
+    usage = service.usage(ADMIN, "check:partner-42", "free")
+    assert [(w.policy, w.name, w.limit, w.remaining) for w in usage.windows] == [("override", "minute", 2, 1)]

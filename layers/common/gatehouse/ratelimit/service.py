@@ -46,7 +46,10 @@ class RateLimiter:
     Redis is reached only through the breaker. When it fails or the breaker is open, a policy
     set containing any `closed` policy raises ServiceUnavailableError (503); otherwise the
     in-process fallback decides and the Decision says `degraded=True`. Whatever goes wrong on
-    the way to a decision takes that path: a limiter never answers a 500."""
+    the way to a decision takes that path: a limiter never answers a 500.
+
+    The subject names the counters; overrides are looked up by `override_subject` when it is
+    given (the check API counts `check:S` but an operator's override names `S`)."""
 
     def __init__(
         self,
@@ -66,20 +69,25 @@ class RateLimiter:
         self.breaker = breaker or LocalBreaker(clock=clock)
         self.fallback = fallback or LocalLimiter(clock=wall_clock)
 
-    def check(self, subject: str, policies: list[Policy], cost: int = 1) -> Decision:
+    def check(
+        self, subject: str, policies: list[Policy], cost: int = 1, *, override_subject: str | None = None
+    ) -> Decision:
         """Decide and (when every window admits) charge one request of weight `cost` >= 1."""
         if not isinstance(cost, int) or isinstance(cost, bool) or not 1 <= cost <= MAX_COST:
             raise ValueError(f"cost must be an integer from 1 to {MAX_COST}")
-        return self._decide(subject, policies, cost, peek=False)
+        return self._decide(subject, policies, cost, peek=False, override_subject=override_subject)
 
-    def usage(self, subject: str, policies: list[Policy]) -> Decision:
+    def usage(self, subject: str, policies: list[Policy], *, override_subject: str | None = None) -> Decision:
         """Each window's current use without charging (`allowed` says whether cost 1 would pass)."""
-        return self._decide(subject, policies, 1, peek=True)
+        return self._decide(subject, policies, 1, peek=True, override_subject=override_subject)
 
-    def _decide(self, subject: str, policies: list[Policy], cost: int, *, peek: bool) -> Decision:
+    def _decide(
+        self, subject: str, policies: list[Policy], cost: int, *, peek: bool, override_subject: str | None
+    ) -> Decision:
         if not policies:
             raise ValueError("a check needs at least one policy")
-        effective = apply_override(policies, self.overrides.get(subject), self._wall_clock())
+        override = self.overrides.get(subject if override_subject is None else override_subject)
+        effective = apply_override(policies, override, self._wall_clock())
         if isinstance(effective, Blocked):
             return self._blocked(policies, effective, cost)
         windows = scoped_windows(effective)
@@ -149,7 +157,8 @@ class RateLimiter:
 
 
 # Subjects of the check API live in their own namespace, so a `ratelimit:check` caller can never
-# charge (or drain) a principal's own buckets. Overrides and usage address them with the prefix.
+# charge (or drain) a principal's own buckets. Usage addresses their counters with the prefix; an
+# override names the subject as the caller does, without it (docs/ratelimit.md#subjects-and-overrides).
 CHECK_NAMESPACE = "check:"
 MAX_USAGE_POLICIES = 8
 
@@ -196,7 +205,8 @@ class RateLimitService:
         outgrown = window_outgrown_by((w for p in policies for w in p.windows), cost)
         if outgrown is not None:
             raise ValidationError(details=[{"field": "cost", "message": cost_error(outgrown)}])
-        return self.limiter.check(CHECK_NAMESPACE + subject, policies, cost)
+        # Counted apart from principals' own buckets, but an override names the subject as given.
+        return self.limiter.check(CHECK_NAMESPACE + subject, policies, cost, override_subject=subject)
 
     def usage(self, caller: Principal, subject: str, policy_names: str | None = None) -> Decision:
         """Each window's current use. A principal reads its own subject (its tier and every route
@@ -217,7 +227,9 @@ class RateLimitService:
         unknown = [n for n in names if registry.get(n) is None]
         if unknown:
             raise ValidationError(details=[{"field": "policy", "message": f"unknown policies {unknown}"}])
-        return self.limiter.usage(subject, [registry.policies[n] for n in names])
+        # A check-API subject's usage shows the override that applies to its checks.
+        override_subject = subject.removeprefix(CHECK_NAMESPACE) if subject.startswith(CHECK_NAMESPACE) else None
+        return self.limiter.usage(subject, [registry.policies[n] for n in names], override_subject=override_subject)
 
     def put_override(self, override: Override) -> bool:
         """Store (replace) an override; True when it is new. This instance sees it at once."""

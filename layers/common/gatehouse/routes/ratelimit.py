@@ -29,7 +29,11 @@ SubjectPath = Annotated[str, Path(min_length=1, max_length=1024)]
 
 
 class CheckRequest(ApiRequest):
-    subject: str = Field(min_length=1, max_length=1024, description=f"Counted as `{CHECK_NAMESPACE}<subject>`.")
+    subject: str = Field(
+        min_length=1,
+        max_length=1024,
+        description=f"Counted as `{CHECK_NAMESPACE}<subject>`; an override for `<subject>` applies.",
+    )
     policy: str | None = Field(default=None, description="A named policy (see GET /v1/ratelimit/policies).")
     limits: Windows | None = Field(default=None, description="Ad-hoc windows.")
     cost: int = Field(default=1, ge=1, le=1_000_000)
