@@ -16,6 +16,9 @@ from urllib.parse import quote
 import pytest
 import redis
 
+from gatehouse.ratelimit.decision import scoped_windows
+from gatehouse.ratelimit.keys import keys_for
+from gatehouse.ratelimit.policies import PolicyRegistry
 from tests.e2e.ratelimit_support import (
     Caller,
     assert_error,
@@ -447,7 +450,10 @@ def test_redis_down_open_policies_serve_closed_ones_refuse_and_limiting_recovers
     subject = new_subject("svc")
     closed_check = {"subject": subject, "policy": closed_policy}
     direct = redis.Redis.from_url(local_stack.redis_url, socket_timeout=1, socket_connect_timeout=1)
-    counter_key = f"gh:rl:{{check:{subject}}}:{closed_policy}:minute:s"  # check-API subjects are namespaced
+    closed_windows = scoped_windows(
+        [PolicyRegistry.from_json(local_stack.env["RATELIMIT_POLICIES"]).policies[closed_policy]]
+    )
+    (counter_key,) = keys_for(f"check:{subject}", closed_windows)  # check-API subjects are namespaced
 
     # Redis up: the closed policy answers, and its counter lives in Redis.
     up = caller.post("/v1/ratelimit/check", json=closed_check)
@@ -555,3 +561,80 @@ def test_duplicate_window_names_are_refused_not_stored(admin):
     assert admin.get(_override_path(subject)).status_code == 404
     check = admin.post("/v1/ratelimit/check", json={"subject": subject, "limits": windows})
     assert_error(check, 400, "VALIDATION_ERROR")
+
+
+def test_an_override_for_a_subject_applies_to_check_api_calls_for_that_subject(make_caller, admin):
+    # Given an operator's override for "partner-…" (the subject as the check API's callers name it),
+    checker = make_caller(tier="enterprise", scope="ratelimit:check")
+    subject = new_subject("partner")
+    created = admin.put(_override_path(subject), json={"limits": [MINUTE_3], "reason": "e2e"})
+    assert created.status_code == 201, created.text
+
+    # When a service checks that subject, Then the override's window decides,
+    for expected_remaining in (2, 1, 0):
+        answer = checker.post("/v1/ratelimit/check", json={"subject": subject, "policy": "free"})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert (body["allowed"], body["policy"], body["limit"], body["remaining"]) == (
+            True,
+            "override",
+            3,
+            expected_remaining,
+        )
+    denied = checker.post("/v1/ratelimit/check", json={"subject": subject, "policy": "free"}).json()
+    assert denied["allowed"] is False and denied["policy"] == "override"
+
+    # And the counters are the check API's own (`check:<subject>`), shown with the override by usage.
+    usage = _usage_windows(admin.get(f"/v1/ratelimit/usage/{quote('check:' + subject, safe='')}?policy=free"))
+    assert usage["override/minute"]["used"] == 3
+
+    # When the override is deleted, Then the named policy decides again.
+    assert admin.delete(_override_path(subject)).status_code == 204
+    back = checker.post("/v1/ratelimit/check", json={"subject": subject, "policy": "free"})
+    assert back.status_code == 200 and back.json()["policy"] == "free", back.text
+
+
+YEAR = 366 * 86400
+
+
+def test_inputs_that_ended_in_a_500_or_poisoned_a_counter_answer_4xx_and_leave_the_name_usable(make_caller, admin):
+    # A key that would expire in the year 10000 in UTC.
+    minter = make_caller(tier="starter", scope="keys:write keys:read")
+    far = minter.post(
+        "/v1/keys", json={"name": "far", "scopes": ["keys:read"], "expiresAt": "9999-12-31T23:59:59-23:59"}
+    )
+    body = assert_error(far, 400, "VALIDATION_ERROR")
+    assert any(d["field"] == "expiresAt" for d in body["error"]["details"]), body
+
+    # Override times beyond any date a timestamp can hold.
+    subject = new_subject("bounds")
+    for value in (1e20, -1e20, 10**30):
+        for field, extra in (("expiresAt", {"blocked": True}), ("boostExpiresAt", {"boost": 2})):
+            answer = admin.put(_override_path(subject), json={**extra, field: value})
+            body = assert_error(answer, 400, "VALIDATION_ERROR")
+            assert any(d["field"] == field for d in body["error"]["details"]), body
+    assert_error(admin.get(_override_path(subject)), 404, "NOT_FOUND")
+
+    # A year-long GCRA window with a burst of 10,000 and a cost of 10,000 (a TAT 10,000 years ahead),
+    # and one whose burst x interval overflowed int64 in limiter.lua.
+    checker = make_caller(tier="enterprise", scope="ratelimit:check")
+    poison = {"name": "w", "limit": 1, "periodSeconds": YEAR, "algorithm": "gcra", "burst": 10_000}
+    overflow = {"name": "w", "limit": 1, "periodSeconds": YEAR, "algorithm": "gcra", "burst": 1_000_000_000}
+    for window, cost in ((poison, 10_000), (overflow, 1_000_000), (overflow, 1)):
+        answer = checker.post("/v1/ratelimit/check", json={"subject": subject, "limits": [window], "cost": cost})
+        assert_error(answer, 400, "VALIDATION_ERROR")
+        rate_limit_headers(answer)
+
+    # A slow window that validation accepts, spent: its counter is its own.
+    slow = {"name": "w", "limit": 1, "periodSeconds": YEAR, "algorithm": "gcra"}
+    spent = checker.post("/v1/ratelimit/check", json={"subject": subject, "limits": [slow]})
+    assert spent.status_code == 200 and spent.json()["allowed"] is True, spent.text
+    refused = checker.post("/v1/ratelimit/check", json={"subject": subject, "limits": [slow]})
+    assert refused.status_code == 200 and refused.json()["allowed"] is False, refused.text
+    parse_rfc3339_z(refused.json()["resetAt"])
+
+    # Then an ordinary window of the same name, on the same subject, still answers and admits.
+    ordinary = {"name": "w", "limit": 10, "periodSeconds": 60, "algorithm": "gcra"}
+    after = checker.post("/v1/ratelimit/check", json={"subject": subject, "limits": [ordinary]})
+    assert after.status_code == 200, after.text
+    assert after.json()["allowed"] is True and after.json()["remaining"] == 9, after.json()

@@ -6,9 +6,10 @@ import pytest
 import redis
 
 from gatehouse.ratelimit.decision import Decision, WindowResult, scoped_windows
+from gatehouse.ratelimit.errors import LimiterReplyError, LimiterUnavailable
 from gatehouse.ratelimit.keys import keys_for
 from gatehouse.ratelimit.policies import DEFAULT_POLICIES, Policy, Window
-from gatehouse.ratelimit.redis_engine import RedisEngine, parse_reply, script_args
+from gatehouse.ratelimit.redis_engine import RedisEngine, outage_code, parse_reply, script_args
 
 
 def capture(engine, reply):
@@ -81,3 +82,47 @@ def test_other_clients_take_redis_pys_own_path():
 
     assert RedisEngine(Subclass())._pool is None
     assert RedisEngine(redis.Redis())._pool is not None
+
+
+def _parsed(reply: str) -> Exception:
+    """The exception redis-py raises for an error reply, as its parser builds it."""
+    from redis._parsers.base import BaseParser
+
+    return BaseParser.parse_error(reply)
+
+
+@pytest.mark.parametrize(
+    "reply, code",
+    [
+        ("OOM command not allowed when used memory > 'maxmemory'. script: 5a99, on @user_script:128.", "OOM"),
+        ("READONLY You can't write against a read only replica. script: 5a99, on @user_script:128.", "READONLY"),
+        ("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.", "BUSY"),
+        ("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.", "MASTERDOWN"),
+        ("CLUSTERDOWN The cluster is down", "CLUSTERDOWN"),
+        ("TRYAGAIN Multiple keys request during rehashing of slot", "TRYAGAIN"),
+        ("NOREPLICAS Not enough good replicas to write.", "NOREPLICAS"),
+        # Redis before 7 wraps a script's failing redis.call in its own ERR.
+        ("ERR Error running script (call to f_5a99): @user_script:128: -OOM command not allowed", "OOM"),
+        ("ERR user_script:12: attempt to compare nil with number script: 5a99, on @user_script:12.", None),
+        ("WRONGTYPE Operation against a key holding the wrong kind of value", None),
+        ("ERR value is not an integer or out of range", None),
+    ],
+)
+def test_error_replies_that_mean_redis_cannot_decide_now_are_outages(reply, code):
+    assert outage_code(_parsed(reply)) == code
+
+
+@pytest.mark.parametrize(
+    "reply, outage",
+    [("OOM command not allowed", True), ("ERR user_script:1: boom", False)],
+)
+def test_the_engine_raises_outages_as_unavailable_and_other_replies_as_reply_errors(reply, outage):
+    engine = RedisEngine(redis.Redis())
+    windows = scoped_windows([DEFAULT_POLICIES["free"]])
+
+    def fail(pool, packed):
+        raise _parsed(reply)
+
+    engine._call = fail
+    with pytest.raises(LimiterUnavailable if outage else LimiterReplyError):
+        engine.evaluate("s", windows, 1)

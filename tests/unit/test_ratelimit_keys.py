@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from redis.crc import key_slot
 
-from gatehouse.ratelimit.decision import scoped_windows
+from gatehouse.ratelimit.decision import ScopedWindow, scoped_windows
 from gatehouse.ratelimit.keys import keys_for, subject_tag
-from gatehouse.ratelimit.policies import DEFAULT_POLICIES
+from gatehouse.ratelimit.policies import DEFAULT_POLICIES, Window
 
 WINDOWS = scoped_windows([DEFAULT_POLICIES["professional"], DEFAULT_POLICIES["credentials"]])
 
@@ -39,3 +39,33 @@ def test_empty_subject_is_refused():
     # "{}" is no hash tag at all: the windows would scatter over slots.
     with pytest.raises(ValueError):
         keys_for("", WINDOWS)
+
+
+def test_two_definitions_of_one_window_name_never_share_a_counter():
+    # Given windows that share a name but not a definition (limit, period, algorithm, burst),
+    base = Window(name="w", limit=10, period_seconds=60)
+    variants = [
+        base,
+        base.model_copy(update={"limit": 11}),
+        base.model_copy(update={"period_seconds": 61}),
+        base.model_copy(update={"algorithm": "sliding"}),
+        base.model_copy(update={"burst": 20}),
+        Window(name="w", limit=1, period_seconds=600),  # the same emission interval as limit 10 per 6000 s
+    ]
+    # Then each has a counter of its own, in the subject's one slot.
+    keys = [keys_for("partner-42", [ScopedWindow("custom", w)])[0] for w in variants]
+    assert len(set(keys)) == len(keys), keys
+    assert len({key_slot(k.encode()) for k in keys}) == 1
+    # And one definition, however it is spelt, is one counter (a GCRA burst defaults to the limit;
+    # a sliding window has no burst).
+    same = [base, base.model_copy(update={"burst": 10})]
+    assert len({keys_for("s", [ScopedWindow("custom", w)])[0] for w in same}) == 1
+    sliding = Window(name="w", limit=10, period_seconds=60, algorithm="sliding")
+    assert keys_for("s", [ScopedWindow("p", sliding)]) == keys_for(
+        "s", [ScopedWindow("p", sliding.model_copy(update={"burst": 99}))]
+    )
+
+
+def test_keys_stay_short():
+    windows = [ScopedWindow("professional", w) for w in DEFAULT_POLICIES["professional"].windows]
+    assert all(len(k) <= 64 for k in keys_for("user-1", windows)), keys_for("user-1", windows)

@@ -13,6 +13,7 @@ from gatehouse.ratelimit.overrides import (
     CachedOverrideSource,
     InMemoryOverrides,
     Override,
+    OverrideSettings,
     apply_override,
 )
 from gatehouse.ratelimit.policies import DEFAULT_POLICIES, Window
@@ -132,3 +133,60 @@ def test_cache_is_bounded_and_invalidates():
     assert len(cached._cache) == 3
     cached.invalidate()
     assert len(cached._cache) == 0
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        1e20,
+        -1e20,
+        10**30,
+        -(10**30),
+        "9999-12-31T23:59:59-23:59",  # year 10000 in UTC
+        "0001-01-01T00:00:00+00:01",  # year 0 in UTC
+        "253402300800",  # epoch seconds in a string, as for a number (not read as milliseconds)
+        float("inf"),
+        float("nan"),
+    ],
+)
+@pytest.mark.parametrize("field", ["expiresAt", "boostExpiresAt"])
+def test_times_outside_the_years_1_to_9999_utc_are_refused_as_invalid(field, value):
+    body = {"boost": 2, field: value} if field == "boostExpiresAt" else {field: value}
+    with pytest.raises(ValidationError):
+        OverrideSettings.model_validate(body)
+
+
+def test_the_first_and_last_second_of_the_range_are_accepted():
+    first = OverrideSettings.model_validate({"expiresAt": "0001-01-01T00:00:00Z"})
+    last = OverrideSettings.model_validate({"expiresAt": "9999-12-31T23:59:59Z", "boost": 2, "boostExpiresAt": 0})
+    assert first.expires_at.year == 1 and last.expires_at.year == 9999
+    assert OverrideSettings.model_validate({"expiresAt": "9999-12-31T23:59:59-00:00"}).expires_at.year == 9999
+
+
+def test_a_boost_never_makes_a_window_outgrow_its_state():
+    # Given a custom window at the GCRA bound (a year per unit, the largest burst allowed),
+    low, high = 1, 1_000_000_000
+    while low < high:  # the largest burst validation accepts for one unit a year
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if _valid_burst(mid) else (low, mid - 1)
+    largest = low
+    window = Window(name="slow", limit=1, period_seconds=366 * 86400, burst=largest)
+    override = Override(subject="s", limits=[window], boost=1.9, boost_expires_at=NOW + 60)
+    # When boosted, Then every window it yields is still one validation would accept.
+    for policy in apply_override(STARTER, override, NOW):
+        for boosted in policy.windows:
+            Window.model_validate(boosted.model_dump())
+
+
+def _valid_burst(burst: int) -> bool:
+    try:
+        Window(name="slow", limit=1, period_seconds=366 * 86400, burst=burst)
+    except ValidationError:
+        return False
+    return True
+
+
+def test_times_render_as_rfc3339_utc():
+    override = Override(subject="s", blocked=True, expires_at="2026-11-22T13:00:00+01:00")
+    assert override.model_dump(mode="json", by_alias=True)["expiresAt"] == "2026-11-22T12:00:00Z"
+    assert Override(subject="s", expires_at="1795694400").expires_at.timestamp() == 1795694400

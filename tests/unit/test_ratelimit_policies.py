@@ -90,3 +90,29 @@ def test_policies_serialise_camel_case():
     dumped = Policy(name="p", windows=(Window(name="w", limit=1, period_seconds=1),)).model_dump(by_alias=True)
     assert dumped["failureMode"] == "open"
     assert dumped["windows"][0]["periodSeconds"] == 1
+
+
+YEAR = 366 * 86400
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        # A year per unit with a burst of 10,000: a TAT 10,000 years ahead, a key that outlives us all.
+        {"name": "w", "limit": 1, "periodSeconds": YEAR, "algorithm": "gcra", "burst": 10_000},
+        # burst x interval beyond int64: limiter.lua's "%d" wrapped it to a negative TAT.
+        {"name": "w", "limit": 1, "periodSeconds": YEAR, "algorithm": "gcra", "burst": 1_000_000_000},
+        {"name": "w", "limit": 2, "periodSeconds": YEAR, "burst": 1_000_000},
+    ],
+)
+def test_gcra_windows_whose_state_could_outgrow_exact_integers_are_refused(window):
+    with pytest.raises(ValidationError):
+        Window.model_validate(window)
+
+
+def test_gcra_windows_within_the_bound_are_accepted():
+    # A year's whole quota at once is a real configuration, as is a day with a burst of one.
+    assert Window(name="w", limit=10_000, period_seconds=YEAR, burst=10_000).effective_burst == 10_000
+    assert Window(name="w", limit=1, period_seconds=YEAR).effective_burst == 1
+    # The burst of a sliding window means nothing, so it bounds nothing.
+    Window(name="w", limit=1, period_seconds=YEAR, algorithm="sliding", burst=1_000_000_000)

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, PlainSerializer
 from pydantic.alias_generators import to_camel
 
-from gatehouse.times import rfc3339
+from gatehouse.times import rfc3339, within_rfc3339_years
 
 Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
+# A time a request sets: with an offset, and within the years 1-9999 in UTC, so that every later
+# conversion is total; rendered as RFC 3339 UTC like every other timestamp.
+RequestTime = Annotated[AwareDatetime, AfterValidator(within_rfc3339_years), PlainSerializer(rfc3339, return_type=str)]
 
 
 class ApiModel(BaseModel):

@@ -14,6 +14,27 @@ MIN_EPOCH: Final = int(datetime(1, 1, 1, tzinfo=UTC).timestamp())
 MAX_EPOCH: Final = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp())
 
 
+def within_rfc3339_years(value: datetime) -> datetime:
+    """`value` unchanged when its instant, in UTC, falls in the years 1-9999; else ValueError.
+
+    An offset can carry a time that reads as year 9999 past the end of year 9999 in UTC
+    (`9999-12-31T23:59:59-23:59`): refused here, at validation, rather than clamped later.
+    """
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("must fall within the years 1 to 9999 in UTC") from None
+    return value
+
+
+def epoch_to_datetime(epoch_seconds: float) -> datetime:
+    """Epoch seconds -> an aware UTC datetime; ValueError outside the years 1-9999 (NaN and infinities too)."""
+    if not MIN_EPOCH <= epoch_seconds < MAX_EPOCH + 1:
+        raise ValueError("must fall within the years 1 to 9999 in UTC")
+    return datetime.fromtimestamp(epoch_seconds, UTC)
+
+
 def clamp_epoch(epoch_seconds: float) -> int:
     """Whole seconds within what RFC 3339 (years 1-9999) can write."""
     return int(min(max(epoch_seconds, MIN_EPOCH), MAX_EPOCH))

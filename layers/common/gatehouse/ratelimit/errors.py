@@ -4,8 +4,9 @@ from __future__ import annotations
 
 
 class LimiterUnavailable(Exception):
-    """Redis could not decide: unreachable, timed out, or refused the call. `timeout` says whether a
-    request already waited out the whole read timeout (the breaker opens at once on those)."""
+    """Redis could not decide: unreachable, timed out, or answered with an outage reply (OOM,
+    READONLY, LOADING, BUSY, ...). `timeout` says whether a request already waited out the whole
+    read timeout (the breaker opens at once on those)."""
 
     def __init__(self, reason: str, *, timeout: bool = False) -> None:
         super().__init__(reason)
@@ -14,4 +15,4 @@ class LimiterUnavailable(Exception):
 
 
 class LimiterReplyError(Exception):
-    """Redis answered the check with an error reply that is not an outage."""
+    """Redis answered the check with an error reply that is not an outage (a script error: ours)."""

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, cast
 
-from pydantic import AwareDatetime, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from gatehouse.ratelimit.policies import MAX_LIMIT, Policy, Windows, _FrozenModel
+from gatehouse.models import RequestTime
+from gatehouse.ratelimit.policies import MAX_LIMIT, Policy, Window, Windows, _FrozenModel, max_gcra_burst
+from gatehouse.times import epoch_to_datetime
 from gatehouse.ttl_cache import MISSING, TtlCache
 
 logger = logging.getLogger(__name__)
@@ -21,32 +24,36 @@ logger = logging.getLogger(__name__)
 # retry storm and short enough that lifting the block takes effect without human help.
 BLOCK_RETRY_AFTER_SECONDS = 3600
 MAX_BLOCK_RETRY_AFTER_SECONDS = 86_400
+_EPOCH_SECONDS = re.compile(r"-?\d+(\.\d+)?")
 
 
 class OverrideSettings(_FrozenModel):
     """What an operator sets for a subject (the body of PUT …/overrides/{subject}). Times accept
-    ISO 8601 or epoch seconds; a naive ISO time is read as UTC. Precedence: block > emergency >
-    custom limits (then boost)."""
+    ISO 8601 or epoch seconds; a naive ISO time is read as UTC; either must fall within the years
+    1-9999 in UTC. Precedence: block > emergency > custom limits (then boost)."""
 
     # Replace the windows of the tier policies (route-group windows such as credentials stay).
     limits: Windows | None = None
     # Multiply tier limits (and bursts) until boost_expires_at: a launch day, a migration.
     boost: float | None = Field(default=None, gt=0, le=1000)
-    boost_expires_at: AwareDatetime | None = None
+    boost_expires_at: RequestTime | None = None
     # A hard cap that replaces every window, tier and group alike.
     emergency: Windows | None = None
     # Deny everything (429) until expires_at, or until the override is deleted.
     blocked: bool = False
     # The whole override lapses at this time (None: until deleted).
-    expires_at: AwareDatetime | None = None
+    expires_at: RequestTime | None = None
     reason: str | None = Field(default=None, max_length=500)
 
     @field_validator("boost_expires_at", "expires_at", mode="before")
     @classmethod
     def _naive_is_utc(cls, value: object) -> object:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value, UTC)
-        if isinstance(value, str) and not value.strip().lstrip("-").replace(".", "", 1).isdigit():
+            return epoch_to_datetime(value)
+        if isinstance(value, str) and _EPOCH_SECONDS.fullmatch(value.strip()):
+            # Seconds, as for a number (pydantic would read a large one as milliseconds).
+            return epoch_to_datetime(float(value))
+        if isinstance(value, str):
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
         if isinstance(value, datetime) and value.tzinfo is None:
@@ -119,11 +126,16 @@ def _boosted(policy: Policy, factor: float) -> Policy:
     def scale(n: int) -> int:
         return min(MAX_LIMIT, max(1, math.floor(n * factor)))
 
-    windows = tuple(
-        w.model_copy(update={"limit": scale(w.limit), "burst": None if w.burst is None else scale(w.burst)})
-        for w in policy.windows
-    )
-    return policy.model_copy(update={"windows": windows})
+    def boosted(window: Window) -> Window:
+        limit = scale(window.limit)
+        burst = None
+        if window.burst is not None:
+            # Rounding the limit down can stretch the interval: keep the burst within what
+            # validation allows for the boosted rate, so a boost never outgrows the GCRA state.
+            burst = min(scale(window.burst), max_gcra_burst(limit, window.period_seconds))
+        return window.model_copy(update={"limit": limit, "burst": burst})
+
+    return policy.model_copy(update={"windows": tuple(boosted(w) for w in policy.windows)})
 
 
 class OverrideSource(Protocol):

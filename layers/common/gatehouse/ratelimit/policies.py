@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
@@ -25,6 +26,23 @@ class _FrozenModel(ApiRequest):
 # Far beyond any real quota, and far below 2^53: the Lua script's arithmetic stays exact.
 MAX_LIMIT = 1_000_000_000
 MAX_WINDOWS = 8
+MAX_PERIOD_SECONDS = 366 * 86400
+# GCRA keeps a window's state as a time in microseconds (its TAT), and limiter.lua's numbers are
+# doubles, exact only below 2^53. Keeping a window's tolerance (interval x burst) and one
+# request's emission (interval x cost) each below 2^51 us (about 71 years) keeps TAT = Redis TIME
+# + tolerance + emission below 2^53, exact and far from int64's end, until the year 2112; it also
+# bounds how long a key can live. See docs/ratelimit.md#bounds.
+MAX_GCRA_SPAN_US = 2**51
+
+
+def emission_interval_us(limit: int, period_seconds: int) -> int:
+    """GCRA's interval between two units, in whole microseconds (rounded up, as limiter.lua does)."""
+    return -(-period_seconds * 1_000_000 // limit)
+
+
+def max_gcra_burst(limit: int, period_seconds: int) -> int:
+    """The largest burst (or cost) whose span stays below MAX_GCRA_SPAN_US at this rate."""
+    return (MAX_GCRA_SPAN_US - 1) // emission_interval_us(limit, period_seconds)
 
 
 class Window(_FrozenModel):
@@ -32,14 +50,39 @@ class Window(_FrozenModel):
 
     name: str = Field(pattern=NAME_PATTERN)
     limit: int = Field(ge=1, le=MAX_LIMIT)
-    period_seconds: int = Field(ge=1, le=366 * 86400)
+    period_seconds: int = Field(ge=1, le=MAX_PERIOD_SECONDS)
     algorithm: Literal["gcra", "sliding"] = "gcra"
     # GCRA only: how many units may arrive at once (the bucket's size); defaults to `limit`.
     burst: int | None = Field(default=None, ge=1, le=MAX_LIMIT)
 
+    @model_validator(mode="after")
+    def _gcra_state_stays_exact(self) -> Window:
+        if self.algorithm == "gcra" and self.effective_burst > max_gcra_burst(self.limit, self.period_seconds):
+            raise ValueError(
+                f"burst x (periodSeconds / limit) must stay under {MAX_GCRA_SPAN_US // 1_000_000} seconds "
+                f"(about 71 years): at this rate, a burst of at most {max_gcra_burst(self.limit, self.period_seconds)}"
+            )
+        return self
+
     @property
     def effective_burst(self) -> int:
         return self.burst if self.burst is not None else self.limit
+
+
+def window_outgrown_by(windows: Iterable[Window], cost: int) -> Window | None:
+    """The first GCRA window whose state `cost` units at once would outgrow, if any.
+
+    Such a cost exceeds the window's burst, so it could never be admitted anyway: refusing it at
+    validation keeps every number limiter.lua computes within the bound."""
+    for window in windows:
+        if window.algorithm == "gcra" and cost > max_gcra_burst(window.limit, window.period_seconds):
+            return window
+    return None
+
+
+def cost_error(window: Window) -> str:
+    limit = max_gcra_burst(window.limit, window.period_seconds)
+    return f"must be at most {limit} for window {window.name!r} (a larger cost could never be admitted there)"
 
 
 def _distinct_names(windows: tuple[Window, ...]) -> tuple[Window, ...]:

@@ -12,6 +12,7 @@ or client-side-caching client) goes through redis-py's ordinary `evalsha`.
 from __future__ import annotations
 
 import hashlib
+import re
 import socket
 from functools import lru_cache
 from importlib import resources
@@ -33,6 +34,14 @@ _new = tuple.__new__
 # bookkeeping on every call, and a miss only costs encoding one request).
 _MAX_CACHED_SUBJECTS = 2048
 _TIMEOUTS = (RedisTimeoutError, socket.timeout, TimeoutError)
+# Error replies of a Redis that cannot decide right now: memory full under `noeviction`, a replica
+# during a failover, a dataset loading, a script hogging the server, a cluster reconfiguring. They
+# are outages for each policy's failure mode, like a timeout (docs/ratelimit.md#when-redis-fails).
+OUTAGE_REPLIES = frozenset(
+    {"OOM", "READONLY", "LOADING", "BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS"}
+)
+# Redis before 7 wraps the error of a script's redis.call: "ERR Error running script (...): ... -OOM ...".
+_WRAPPED_REPLY = re.compile(rf"-({'|'.join(sorted(OUTAGE_REPLIES))})\b")
 
 
 @lru_cache(maxsize=1)
@@ -122,6 +131,9 @@ class RedisEngine:
         try:
             return self._evaluate(subject, windows, cost, peek)
         except ResponseError as error:
+            code = outage_code(error)
+            if code is not None:
+                raise LimiterUnavailable(code) from error
             raise LimiterReplyError(str(error)) from error
         except (RedisError, OSError) as error:
             raise LimiterUnavailable(type(error).__name__, timeout=isinstance(error, _TIMEOUTS)) from error
@@ -182,6 +194,17 @@ class RedisEngine:
         except NoScriptError:
             reply = self.client.eval(self.source, len(keys), *keys, *args)
         return parse_reply(reply, windows, cost)
+
+
+def outage_code(error: ResponseError) -> str | None:
+    """The error code of a reply that means Redis cannot decide now (OUTAGE_REPLIES), else None."""
+    # redis-py strips the codes it knows (OOM, READONLY, ...) into `status_code`; others lead the text.
+    message = str(error)
+    code = getattr(error, "status_code", None) or message.split(" ", 1)[0]
+    if code in OUTAGE_REPLIES:
+        return code
+    wrapped = _WRAPPED_REPLY.search(message) if code == "ERR" else None
+    return wrapped.group(1) if wrapped else None
 
 
 def parse_reply(reply: bytes | str, windows: list[ScopedWindow], cost: int) -> Decision:

@@ -22,7 +22,7 @@ from gatehouse.ratelimit.overrides import (
     OverrideStore,
     apply_override,
 )
-from gatehouse.ratelimit.policies import Policy, PolicyRegistry, Window
+from gatehouse.ratelimit.policies import Policy, PolicyRegistry, Window, cost_error, window_outgrown_by
 from gatehouse.resilience.local_breaker import LocalBreaker
 from gatehouse.scopes import RATELIMIT_ADMIN, has_scope
 
@@ -34,7 +34,8 @@ MAX_COST = 1_000_000
 
 class LimiterEngine(Protocol):
     """The port that decides a check on shared state (RedisEngine): raises LimiterUnavailable
-    when it cannot, LimiterReplyError when its store answered an error."""
+    when its store cannot decide now (an outage), LimiterReplyError when the store answered an
+    error that is not an outage (a defect of ours)."""
 
     def evaluate(self, subject: str, windows: list[ScopedWindow], cost: int, *, peek: bool = False) -> Decision: ...
 
@@ -44,7 +45,11 @@ class RateLimiter:
 
     Redis is reached only through the breaker. When it fails or the breaker is open, a policy
     set containing any `closed` policy raises ServiceUnavailableError (503); otherwise the
-    in-process fallback decides and the Decision says `degraded=True`."""
+    in-process fallback decides and the Decision says `degraded=True`. Whatever goes wrong on
+    the way to a decision takes that path: a limiter never answers a 500.
+
+    The subject names the counters; overrides are looked up by `override_subject` when it is
+    given (the check API counts `check:S` but an operator's override names `S`)."""
 
     def __init__(
         self,
@@ -64,23 +69,49 @@ class RateLimiter:
         self.breaker = breaker or LocalBreaker(clock=clock)
         self.fallback = fallback or LocalLimiter(clock=wall_clock)
 
-    def check(self, subject: str, policies: list[Policy], cost: int = 1, *, owner: str | None = None) -> Decision:
+    def check(
+        self,
+        subject: str,
+        policies: list[Policy],
+        cost: int = 1,
+        *,
+        owner: str | None = None,
+        override_subject: str | None = None,
+    ) -> Decision:
         """Decide and (when every window admits) charge one request of weight `cost` >= 1.
 
         `owner`: the subject's owner, for a principal's request; policies charged to the owner
-        then draw on the owner's counters (docs/rate-limits.md)."""
+        then draw on the owner's counters (docs/rate-limits.md). `override_subject`: whose
+        override applies, when not the counted subject (the check API's)."""
         if not isinstance(cost, int) or isinstance(cost, bool) or not 1 <= cost <= MAX_COST:
             raise ValueError(f"cost must be an integer from 1 to {MAX_COST}")
-        return self._decide(subject, policies, cost, peek=False, owner=owner)
+        return self._decide(subject, policies, cost, peek=False, owner=owner, override_subject=override_subject)
 
-    def usage(self, subject: str, policies: list[Policy], *, owner: str | None = None) -> Decision:
+    def usage(
+        self,
+        subject: str,
+        policies: list[Policy],
+        *,
+        owner: str | None = None,
+        override_subject: str | None = None,
+    ) -> Decision:
         """Each window's current use without charging (`allowed` says whether cost 1 would pass)."""
-        return self._decide(subject, policies, 1, peek=True, owner=owner)
+        return self._decide(subject, policies, 1, peek=True, owner=owner, override_subject=override_subject)
 
-    def _decide(self, subject: str, policies: list[Policy], cost: int, *, peek: bool, owner: str | None) -> Decision:
+    def _decide(
+        self,
+        subject: str,
+        policies: list[Policy],
+        cost: int,
+        *,
+        peek: bool,
+        owner: str | None = None,
+        override_subject: str | None = None,
+    ) -> Decision:
         if not policies:
             raise ValueError("a check needs at least one policy")
-        effective = apply_override(policies, self.overrides.get(subject), self._wall_clock())
+        override = self.overrides.get(subject if override_subject is None else override_subject)
+        effective = apply_override(policies, override, self._wall_clock())
         if isinstance(effective, Blocked):
             return self._blocked(policies, effective, cost)
         windows = scoped_windows(effective, owner)
@@ -99,16 +130,24 @@ class RateLimiter:
             if self._engine is None:
                 self._engine = self._engine_factory()
             decision = self._engine.evaluate(subject, windows, cost, peek=peek)
-        except LimiterReplyError:
-            # Redis answered: an error reply is a bad request of ours, not an outage.
-            self.breaker.record_success()
-            raise
         except LimiterUnavailable as exc:
+            # Unreachable, timed out, or an outage reply (OOM, READONLY, ...): the breaker counts it.
             self.breaker.record_failure(timeout=exc.timeout)
             logger.warning("rate-limit Redis call failed: %s", exc.reason)
             return None
+        except LimiterReplyError as exc:
+            # Redis answered, so it is up: one subject's failing script must not open the breaker
+            # and take every other subject off Redis. But it is our defect: say so, loudly.
+            self.breaker.record_success()
+            logger.error("rate-limit script failed; deciding by the failure mode: %s", exc)
+            return None
+        except Exception:
+            # An unreadable reply or a defect here: never a 500, but never quiet either. Counted as
+            # a failure, which also releases a half-open probe permit.
+            self.breaker.record_failure()
+            logger.exception("rate-limit check failed; deciding by the failure mode")
+            return None
         except BaseException:
-            # A bug is not an outage: release a half-open probe permit and let it propagate.
             self.breaker.record_failure()
             raise
         self.breaker.record_success()
@@ -142,7 +181,8 @@ class RateLimiter:
 
 
 # Subjects of the check API live in their own namespace, so a `ratelimit:check` caller can never
-# charge (or drain) a principal's own buckets. Overrides and usage address them with the prefix.
+# charge (or drain) a principal's own buckets. Usage addresses their counters with the prefix; an
+# override names the subject as the caller does, without it (docs/ratelimit.md#subjects-and-overrides).
 CHECK_NAMESPACE = "check:"
 MAX_USAGE_POLICIES = 8
 
@@ -188,7 +228,11 @@ class RateLimitService:
             policies = [named]
         else:
             policies = self.registry.policies_for(caller.tier)
-        return self.limiter.check(CHECK_NAMESPACE + subject, policies, cost)
+        outgrown = window_outgrown_by((w for p in policies for w in p.windows), cost)
+        if outgrown is not None:
+            raise ValidationError(details=[{"field": "cost", "message": cost_error(outgrown)}])
+        # Counted apart from principals' own buckets, but an override names the subject as given.
+        return self.limiter.check(CHECK_NAMESPACE + subject, policies, cost, override_subject=subject)
 
     def usage(
         self, caller: Principal, subject: str, policy_names: str | None = None, *, owner: str | None = None
@@ -214,7 +258,11 @@ class RateLimitService:
         unknown = [n for n in names if registry.get(n) is None]
         if unknown:
             raise ValidationError(details=[{"field": "policy", "message": f"unknown policies {unknown}"}])
-        return self.limiter.usage(subject, [registry.policies[n] for n in names], owner=owner)
+        # A check-API subject's usage shows the override that applies to its checks.
+        override_subject = subject.removeprefix(CHECK_NAMESPACE) if subject.startswith(CHECK_NAMESPACE) else None
+        return self.limiter.usage(
+            subject, [registry.policies[n] for n in names], owner=owner, override_subject=override_subject
+        )
 
     def put_override(self, override: Override) -> bool:
         """Store (replace) an override; True when it is new. This instance sees it at once."""

@@ -7,12 +7,12 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from gatehouse.guards import principal_of
 from gatehouse.keys.runtime import keys_service
 from gatehouse.keys.views import ApiKeyPage, ApiKeyView, CreatedApiKey
-from gatehouse.models import ApiRequest
+from gatehouse.models import ApiRequest, RequestTime
 from gatehouse.principal import Principal
 from gatehouse.routes.declare import route
 
@@ -29,7 +29,7 @@ class CreateKeyRequest(ApiRequest):
     name: str = Field(min_length=1, max_length=100)
     scopes: list[str] = Field(min_length=1, max_length=20)
     tier: Literal["free", "starter", "professional", "enterprise"] | None = None
-    expires_at: AwareDatetime | None = None
+    expires_at: RequestTime | None = None
     owner_id: str | None = Field(default=None, min_length=1, max_length=256)
 
 

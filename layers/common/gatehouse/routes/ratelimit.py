@@ -8,7 +8,7 @@ from urllib.parse import unquote
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from gatehouse.api import validation_details
@@ -17,7 +17,7 @@ from gatehouse.guards import principal_of
 from gatehouse.models import ApiRequest
 from gatehouse.principal import Principal
 from gatehouse.ratelimit.overrides import Override, OverrideSettings
-from gatehouse.ratelimit.policies import Policy, Windows
+from gatehouse.ratelimit.policies import Policy, Windows, cost_error, window_outgrown_by
 from gatehouse.ratelimit.render import check_body, usage_body
 from gatehouse.ratelimit.runtime import ratelimit_service
 from gatehouse.ratelimit.service import CHECK_NAMESPACE
@@ -29,10 +29,22 @@ SubjectPath = Annotated[str, Path(min_length=1, max_length=1024)]
 
 
 class CheckRequest(ApiRequest):
-    subject: str = Field(min_length=1, max_length=1024, description=f"Counted as `{CHECK_NAMESPACE}<subject>`.")
+    subject: str = Field(
+        min_length=1,
+        max_length=1024,
+        description=f"Counted as `{CHECK_NAMESPACE}<subject>`; an override for `<subject>` applies.",
+    )
     policy: str | None = Field(default=None, description="A named policy (see GET /v1/ratelimit/policies).")
     limits: Windows | None = Field(default=None, description="Ad-hoc windows.")
     cost: int = Field(default=1, ge=1, le=1_000_000)
+
+    @field_validator("cost")
+    @classmethod
+    def _cost_fits_the_windows(cls, cost: int, info: ValidationInfo) -> int:
+        window = window_outgrown_by(info.data.get("limits") or (), cost)
+        if window is not None:
+            raise ValueError(cost_error(window))
+        return cost
 
     @model_validator(mode="after")
     def _one_source_of_limits(self) -> CheckRequest:
