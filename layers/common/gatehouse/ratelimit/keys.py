@@ -1,6 +1,6 @@
 """Redis key names of a check: every key of one check shares one hash tag, `{<subject>}`, or for a
 principal's check `{<owner>}` (docs/rate-limits.md), so the script runs in one cluster slot; and
-every window definition has a key of its own (docs/ratelimit.md#counters)."""
+every window definition has a key of its own (docs/rate-limits.md#counters)."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ MAX_PERIOD_SECONDS = 366 * 86400
 # doubles, exact only below 2^53. Keeping a window's tolerance (interval x burst) and one
 # request's emission (interval x cost) each below 2^51 us (about 71 years) keeps TAT = Redis TIME
 # + tolerance + emission below 2^53, exact and far from int64's end, until the year 2112; it also
-# bounds how long a key can live. See docs/ratelimit.md#bounds.
+# bounds how long a key can live. See docs/rate-limits.md#bounds.
 MAX_GCRA_SPAN_US = 2**51
 
 

@@ -36,7 +36,7 @@ _MAX_CACHED_SUBJECTS = 2048
 _TIMEOUTS = (RedisTimeoutError, socket.timeout, TimeoutError)
 # Error replies of a Redis that cannot decide right now: memory full under `noeviction`, a replica
 # during a failover, a dataset loading, a script hogging the server, a cluster reconfiguring. They
-# are outages for each policy's failure mode, like a timeout (docs/ratelimit.md#when-redis-fails).
+# are outages for each policy's failure mode, like a timeout (docs/rate-limits.md#when-redis-fails).
 OUTAGE_REPLIES = frozenset(
     {"OOM", "READONLY", "LOADING", "BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS"}
 )

@@ -182,7 +182,7 @@ class RateLimiter:
 
 # Subjects of the check API live in their own namespace, so a `ratelimit:check` caller can never
 # charge (or drain) a principal's own buckets. Usage addresses their counters with the prefix; an
-# override names the subject as the caller does, without it (docs/ratelimit.md#subjects-and-overrides).
+# override names the subject as the caller does, without it (docs/rate-limits.md#subjects-and-overrides).
 CHECK_NAMESPACE = "check:"
 MAX_USAGE_POLICIES = 8
 
