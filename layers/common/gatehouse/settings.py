@@ -48,6 +48,21 @@ class Settings(BaseModel):
     health_cache_seconds: float = Field(5.0, alias="HEALTH_CACHE_SECONDS", ge=0)
     health_check_timeout_seconds: float = Field(1.0, alias="HEALTH_CHECK_TIMEOUT_SECONDS", gt=0)
 
+    # Fleet breakers and the outbound client (docs/resilience.md). A probe's lease is derived from the
+    # outbound timeouts, so it outlives any call a probe can make.
+    breaker_window_seconds: int = Field(10, alias="BREAKER_WINDOW_SECONDS", ge=1, le=3600)
+    breaker_buckets: int = Field(10, alias="BREAKER_BUCKETS", ge=1, le=60)
+    breaker_minimum_calls: int = Field(10, alias="BREAKER_MINIMUM_CALLS", ge=1, le=100_000)
+    breaker_failure_rate_percent: int = Field(50, alias="BREAKER_FAILURE_RATE_PERCENT", ge=1, le=100)
+    breaker_slow_call_ms: int = Field(5_000, alias="BREAKER_SLOW_CALL_MS", ge=1, le=3_600_000)
+    breaker_open_seconds: int = Field(30, alias="BREAKER_OPEN_SECONDS", ge=1, le=86_400)
+    breaker_half_open_permits: int = Field(3, alias="BREAKER_HALF_OPEN_PERMITS", ge=1, le=1_000)
+    # Comma-separated CIDRs outbound calls may reach beyond the public Internet (the local stack: loopback).
+    outbound_allowed_networks: str = Field("", alias="OUTBOUND_ALLOWED_NETWORKS")
+    outbound_connect_timeout_ms: int = Field(2_000, alias="OUTBOUND_CONNECT_TIMEOUT_MS", ge=1, le=60_000)
+    outbound_read_timeout_ms: int = Field(5_000, alias="OUTBOUND_READ_TIMEOUT_MS", ge=1, le=300_000)
+    outbound_max_attempts: int = Field(3, alias="OUTBOUND_MAX_ATTEMPTS", ge=1, le=10)
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         return cls.model_validate(dict(os.environ if env is None else env))

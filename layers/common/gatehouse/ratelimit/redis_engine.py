@@ -12,16 +12,14 @@ or client-side-caching client) goes through redis-py's ordinary `evalsha`.
 from __future__ import annotations
 
 import hashlib
-import re
-import socket
 from functools import lru_cache
 from importlib import resources
 from typing import Any, NamedTuple
 
 import redis
 from redis.exceptions import NoScriptError, RedisError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from gatehouse.clients.redis_errors import TIMEOUTS, outage_code
 from gatehouse.ratelimit.decision import Decision, ScopedWindow, WindowResult
 from gatehouse.ratelimit.errors import LimiterReplyError, LimiterUnavailable
 from gatehouse.ratelimit.keys import keys_for
@@ -33,15 +31,9 @@ _new = tuple.__new__
 # Bound of the per-engine plan cache; a full cache is simply dropped (cheaper than an LRU's
 # bookkeeping on every call, and a miss only costs encoding one request).
 _MAX_CACHED_SUBJECTS = 2048
-_TIMEOUTS = (RedisTimeoutError, socket.timeout, TimeoutError)
-# Error replies of a Redis that cannot decide right now: memory full under `noeviction`, a replica
-# during a failover, a dataset loading, a script hogging the server, a cluster reconfiguring. They
-# are outages for each policy's failure mode, like a timeout (docs/rate-limits.md#when-redis-fails).
-OUTAGE_REPLIES = frozenset(
-    {"OOM", "READONLY", "LOADING", "BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS"}
-)
-# Redis before 7 wraps the error of a script's redis.call: "ERR Error running script (...): ... -OOM ...".
-_WRAPPED_REPLY = re.compile(rf"-({'|'.join(sorted(OUTAGE_REPLIES))})\b")
+# Outages (a timeout, an error reply such as OOM or READONLY) are decided by each policy's failure
+# mode (docs/rate-limits.md#when-redis-fails); the classification is shared with the breaker's adapter.
+_TIMEOUTS = TIMEOUTS
 
 
 @lru_cache(maxsize=1)
@@ -194,17 +186,6 @@ class RedisEngine:
         except NoScriptError:
             reply = self.client.eval(self.source, len(keys), *keys, *args)
         return parse_reply(reply, windows, cost)
-
-
-def outage_code(error: ResponseError) -> str | None:
-    """The error code of a reply that means Redis cannot decide now (OUTAGE_REPLIES), else None."""
-    # redis-py strips the codes it knows (OOM, READONLY, ...) into `status_code`; others lead the text.
-    message = str(error)
-    code = getattr(error, "status_code", None) or message.split(" ", 1)[0]
-    if code in OUTAGE_REPLIES:
-        return code
-    wrapped = _WRAPPED_REPLY.search(message) if code == "ERR" else None
-    return wrapped.group(1) if wrapped else None
 
 
 def parse_reply(reply: bytes | str, windows: list[ScopedWindow], cost: int) -> Decision:

@@ -1,0 +1,1 @@
+"""Campaign callbacks: lifecycle events POSTed to a campaign's callbackUrl, signed as Standard Webhooks."""
