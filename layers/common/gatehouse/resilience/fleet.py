@@ -95,19 +95,25 @@ class FleetBreaker:
         return Permit(name, config, admission, self._clock())
 
     def record(self, permit: Permit, *, success: bool) -> None:
-        """How the admitted call went (a call slower than the config's slow_call_ms is a failure)."""
+        """How the admitted call went (a call slower than the config's slow_call_ms is a failure).
+
+        An outcome the store cannot take (down, or OOM: reads answer while writes fail) goes to the
+        in-process breaker instead, and the guard opens at once: a store that cannot count outcomes
+        cannot open a breaker, so it must not decide either."""
         admission = permit.admission
-        if admission is None:
-            local = self._local_breaker(permit.name, permit.config)
-            slow = (self._clock() - permit.started) * 1000 > permit.config.slow_call_ms
-            if success and not slow:
-                local.record_success()
-            else:
-                local.record_failure()
-            return
-        outcome = self._on_store(lambda store: store.record(permit.name, permit.config, admission, success=success))
-        if outcome is not None:
-            self._report(outcome.transition)
+        if admission is not None:
+            outcome = self._on_store(
+                lambda store: store.record(permit.name, permit.config, admission, success=success), writes=True
+            )
+            if outcome is not None:
+                self._report(outcome.transition)
+                return
+        local = self._local_breaker(permit.name, permit.config)
+        slow = (self._clock() - permit.started) * 1000 > permit.config.slow_call_ms
+        if success and not slow:
+            local.record_success()
+        else:
+            local.record_failure()
 
     @contextmanager
     def guard(self, name: str) -> Iterator[Permit]:
@@ -132,8 +138,9 @@ class FleetBreaker:
         return result
 
     # -- the store, and what stands in for it ---------------------------------------------------------------
-    def _on_store(self, op: Callable[[BreakerStore], T]) -> T | None:
-        """The store's answer, or None when it cannot give one (down now, or considered down)."""
+    def _on_store(self, op: Callable[[BreakerStore], T], *, writes: bool = False) -> T | None:
+        """The store's answer, or None when it cannot give one (down now, or considered down). A
+        failed write opens the guard at once."""
         if not self.store_guard.acquire():
             return None
         try:
@@ -141,7 +148,7 @@ class FleetBreaker:
                 self._store = self._store_factory()
             result = op(self._store)
         except BreakerStoreUnavailable as exc:
-            self.store_guard.record_failure(timeout=exc.timeout)
+            self.store_guard.record_failure(timeout=exc.timeout or writes)
             logger.warning("breaker store unavailable; deciding in-process: %s", exc.reason)
             return None
         except Exception:

@@ -1,0 +1,99 @@
+"""When Redis itself fails, the fleet breaker keeps deciding: an error reply (OOM, READONLY) or a dead
+server is an outage, the in-process breaker takes over, and decisions go back to Redis once it answers.
+
+The faults are made on a redis-server of this module's own, so no other test sees them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from gatehouse.resilience.errors import BreakerOpenError
+from gatehouse.resilience.fleet import FleetBreaker
+from gatehouse.resilience.local_breaker import LocalBreaker
+from gatehouse.resilience.records import BreakerConfig, BreakerStoreUnavailable, FleetState
+from gatehouse.resilience.redis_breaker import RedisBreakerStore
+from gatehouse.resilience.reporting import RecordingSink
+from local.redis_server import RedisServer
+
+CONFIG = BreakerConfig(minimum_calls=3, failure_rate_percent=100, open_ms=60_000, local_failures=2)
+
+
+@pytest.fixture
+def server() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def client_for(server: RedisServer) -> redis.Redis:
+    return redis.Redis.from_url(server.url, socket_connect_timeout=0.2, socket_timeout=0.5)
+
+
+def failing() -> None:
+    raise RuntimeError("downstream failed")
+
+
+def test_an_out_of_memory_reply_is_an_outage_and_the_in_process_breaker_decides(server):
+    control = client_for(server)
+    store = RedisBreakerStore(client_for(server))
+    name = f"oom-{uuid.uuid4().hex[:8]}"
+    store.acquire(name, CONFIG)  # the script is cached before memory runs out
+    control.config_set("maxmemory-policy", "noeviction")
+    control.config_set("maxmemory", 1)
+    try:
+        admission = store.acquire(name, CONFIG)  # a read: Redis still answers it
+        with pytest.raises(BreakerStoreUnavailable) as outage:
+            store.record(name, CONFIG, admission, success=False)
+        assert outage.value.reason == "OOM"
+
+        # Reads answer, writes fail: an outcome Redis cannot count opens the guard around Redis at once
+        # and goes to the in-process breaker, which opens after local_failures of them.
+        fleet = FleetBreaker(lambda: RedisBreakerStore(client_for(server)), RecordingSink(), default_config=CONFIG)
+        with pytest.raises(RuntimeError):
+            fleet.call(name, failing)
+        assert not fleet.store_reachable
+        with pytest.raises(RuntimeError):
+            fleet.call(name, failing)
+        with pytest.raises(BreakerOpenError):
+            fleet.acquire(name)
+    finally:
+        control.config_set("maxmemory", 0)
+
+
+def test_a_dead_redis_hands_over_to_the_in_process_breaker_and_back(server):
+    clock = [0.0]
+    fleet = FleetBreaker(
+        lambda: RedisBreakerStore(client_for(server)),
+        RecordingSink(),
+        default_config=CONFIG,
+        store_guard=LocalBreaker(clock=lambda: clock[0]),
+        clock=lambda: clock[0],
+    )
+    name = f"dead-{uuid.uuid4().hex[:8]}"
+    fleet.call(name, lambda: None)
+    server.stop()
+    # Redis is gone: the downstream is still protected, per instance, and after three refused
+    # connections nobody tries Redis until the guard probes it again.
+    for _ in range(CONFIG.local_failures):
+        with pytest.raises(RuntimeError):
+            fleet.call(name, failing)
+    with pytest.raises(BreakerOpenError):
+        fleet.acquire(name)
+    assert not fleet.store_reachable
+
+    server.start()
+    clock[0] += 10.0  # the guard around Redis probes again
+    sink = RecordingSink()
+    fleet.sink = sink
+    for _ in range(CONFIG.minimum_calls):
+        with pytest.raises(RuntimeError):
+            fleet.call(name, failing)
+    assert fleet.store_reachable
+    assert [t.to_state for t in sink.transitions] == [FleetState.OPEN]  # decided on Redis again
