@@ -192,6 +192,8 @@ class LocalStack:
             }
         )
         env.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Gatehouse")
+        # Callbacks and integrations may reach services on this machine (docs/resilience.md#ssrf).
+        env.setdefault("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
         env.update({k: v for k, v in self.extra_env.items() if not k.startswith(_OPTION_PREFIX)})
         return env
 

@@ -4,22 +4,31 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 
+import redis
 import requests
+
+from gatehouse.resilience.records import BreakerConfig
+from gatehouse.resilience.redis_breaker import RedisBreakerStore
 
 HEALTH_JSON = "application/health+json"
 
 
-def wait_for_redis_status(api_url: str, expected: str, timeout: float = 15.0) -> dict:
-    """Poll readiness until Redis reports `expected` (the result is cached about a second)."""
+def wait_for_check(api_url: str, key: str, expected: str, timeout: float = 15.0) -> dict:
+    """Poll readiness until the check `key` reports `expected` (the result is cached about a second)."""
     deadline = time.monotonic() + timeout
     body: dict = {}
     while time.monotonic() < deadline:
         body = requests.get(f"{api_url}/health/ready", timeout=5).json()
-        if body["checks"]["redis:responseTime"][0]["status"] == expected:
+        if body["checks"][key][0]["status"] == expected:
             return body
         time.sleep(0.3)
-    raise AssertionError(f"redis never reported {expected!r}; last answer {body}")
+    raise AssertionError(f"{key} never reported {expected!r}; last answer {body}")
+
+
+def wait_for_redis_status(api_url: str, expected: str, timeout: float = 15.0) -> dict:
+    return wait_for_check(api_url, "redis:responseTime", expected, timeout)
 
 
 def test_liveness_is_health_json(local_stack):
@@ -45,6 +54,23 @@ def test_readiness_checks_every_dependency(local_stack):
         assert check["observedValue"] >= 0
         assert check["time"].endswith("Z")
     assert body["checks"]["scheduler-dlq:messages"][0]["observedValue"] == 0
+    assert body["checks"]["breakers:notClosed"][0]["observedValue"] == 0
+
+
+def test_a_breaker_not_closed_is_a_warn_that_names_no_breaker(local_stack):
+    # Given an operator isolating a downstream (straight on the stack's Redis), Then readiness warns with
+    # the count only: breaker names are destinations, never public.
+    store = RedisBreakerStore(redis.Redis.from_url(local_stack.redis_url))
+    name = f"ready-{uuid.uuid4().hex[:8]}.internal.example:443"
+    store.isolate(name, BreakerConfig())
+    try:
+        body = wait_for_check(local_stack.api_url, "breakers:notClosed", "warn")
+        (check,) = body["checks"]["breakers:notClosed"]
+        assert check["observedValue"] >= 1 and check["observedUnit"] == "breakers"
+        assert body["status"] == "warn" and name not in json.dumps(body) and "internal.example" not in json.dumps(body)
+    finally:
+        store.reset(name, BreakerConfig())
+    assert wait_for_check(local_stack.api_url, "breakers:notClosed", "pass")["status"] == "pass"
 
 
 def test_public_readiness_shows_no_resource_names(local_stack):
@@ -53,7 +79,7 @@ def test_public_readiness_shows_no_resource_names(local_stack):
     for name in ("TABLE_NAME", "SCHEDULE_GROUP", "SCHEDULER_DLQ_URL"):
         assert local_stack.env[name] not in text, name
     components = {check["componentId"] for checks in json.loads(text)["checks"].values() for check in checks}
-    assert components == {"dynamodb", "redis", "scheduler", "scheduler-dlq"}
+    assert components == {"dynamodb", "redis", "scheduler", "scheduler-dlq", "breakers"}
 
 
 def test_redis_down_is_warn_and_recovers_without_restart(local_stack):

@@ -185,3 +185,24 @@ def test_public_readiness_names_components_and_statuses_never_resources_or_excep
     logged = json.dumps([vars(r) for r in caplog.records if r.name == "gatehouse.health.probes"], default=str)
     for detail in (TABLE, GROUP, DLQ_URL, "InternalTableMissingError"):
         assert (detail in logged) is fail, detail
+
+
+def test_breakers_not_closed_are_counted_and_an_unreadable_store_is_a_warn_without_details(caplog):
+    from collections import Counter
+
+    from gatehouse.health.probes import breakers_probe
+    from gatehouse.resilience.records import FleetState
+
+    closed = breakers_probe(lambda: (Counter({FleetState.CLOSED: 4}), False))()
+    assert (closed.status, closed.observed_value) == ("pass", 0)
+    some = breakers_probe(lambda: (Counter({FleetState.OPEN: 2, FleetState.ISOLATED: 1}), False))()
+    assert (some.status, some.observed_value, some.output) == ("warn", 3, "open 2, half_open 0, isolated 1")
+
+    def unreadable():
+        raise ConnectionError("Error 111 connecting to cache-0001.internal:6379")
+
+    with caplog.at_level(logging.WARNING):
+        down = breakers_probe(unreadable)()
+    assert (down.status, down.output) == ("warn", "unavailable")
+    assert "cache-0001" not in json.dumps(down.to_json())
+    assert "cache-0001" in caplog.records[-1].error  # the operator's detail is in the log

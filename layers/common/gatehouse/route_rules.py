@@ -45,6 +45,10 @@ ROUTES: Final[dict[str, RouteRule]] = {
     "GET /v1/ratelimit/overrides/{subject}": RouteRule(RATELIMIT_ADMIN),
     "DELETE /v1/ratelimit/overrides/{subject}": RouteRule(RATELIMIT_ADMIN),
     "POST /v1/ratelimit/check": RouteRule(RATELIMIT_CHECK),
+    # Fleet breakers: operators only (isolating a downstream cuts a whole fleet off it).
+    "GET /v1/breakers": RouteRule(ADMIN),
+    "POST /v1/breakers/{name}/reset": RouteRule(ADMIN),
+    "POST /v1/breakers/{name}/isolate": RouteRule(ADMIN),
 }
 
 # What a route nobody declared needs: admin (fail closed).

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
+from collections.abc import Callable
 
 from gatehouse.clients.aws import fail_fast_client
 from gatehouse.clients.redis_client import redis_client
 from gatehouse.health.records import CheckResult, Probe, Status
+from gatehouse.resilience.records import FleetState
 from gatehouse.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -104,5 +107,23 @@ def dead_letter_probe(name: str, queue_url: str) -> Probe:
             return _failure(name, "messages", "queue", resource=queue_url, error=error, status="fail")
         depth = int(attributes.get("ApproximateNumberOfMessages", 0))
         return CheckResult(name, "messages", "queue", "warn" if depth else "pass", depth, "messages")
+
+    return probe
+
+
+def breakers_probe(count_by_state: Callable[[], tuple[Counter[FleetState], bool]]) -> Probe:
+    """The fleet's breakers that are not closed. Any is a `warn`: a downstream is cut off, Gatehouse
+    itself still serves. Counts only: breaker names are destinations, never public."""
+
+    def probe() -> CheckResult:
+        try:
+            counts, _more = count_by_state()
+        except Exception as error:
+            return _failure("breakers", "notClosed", "component", resource="redis", error=error, status="warn")
+        states = (FleetState.OPEN, FleetState.HALF_OPEN, FleetState.ISOLATED)
+        not_closed = sum(counts[s] for s in states)
+        output = ", ".join(f"{s.value} {counts[s]}" for s in states)
+        status: Status = "warn" if not_closed else "pass"
+        return CheckResult("breakers", "notClosed", "component", status, not_closed, "breakers", output)
 
     return probe

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from gatehouse.health.probes import Probe, dead_letter_probe, dynamodb_probe, redis_probe, scheduler_probe
+from gatehouse.health.probes import (
+    Probe,
+    breakers_probe,
+    dead_letter_probe,
+    dynamodb_probe,
+    redis_probe,
+    scheduler_probe,
+)
 from gatehouse.health.records import Status
 from gatehouse.ratelimit.runtime import policy_registry
+from gatehouse.resilience.runtime import breakers_service
 from gatehouse.settings import Settings
 
 
@@ -19,6 +27,7 @@ def readiness_probes(settings: Settings) -> dict[str, Probe]:
         "dynamodb": dynamodb_probe(settings),
         "redis": redis_probe(settings, status_when_down=redis_down_status()),
         "scheduler": scheduler_probe(settings),
+        "breakers": breakers_probe(breakers_service().count_by_state),
     }
     if settings.scheduler_dlq_url:
         probes["scheduler-dlq"] = dead_letter_probe("scheduler-dlq", settings.scheduler_dlq_url)

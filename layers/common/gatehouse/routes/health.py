@@ -62,7 +62,8 @@ def liveness() -> Response[str]:
     summary="Readiness",
     description=(
         "DynamoDB, Redis, Scheduler and the dead-letter queue, checked concurrently with a timeout and "
-        "cached a few seconds. pass/warn answer 200, fail answers 503. Redis down is `warn` while "
+        "cached a few seconds, and how many circuit breakers are not closed (`breakers:notClosed`, a `warn` "
+        "when any is). pass/warn answer 200, fail answers 503. Redis down is `warn` while "
         "rate limits fail open. Public: each check names its component and status only; which resource "
         "failed, and why, is in the function's log."
     ),
