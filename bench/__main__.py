@@ -6,13 +6,14 @@ import argparse
 import os
 from collections.abc import Callable
 
-from bench import auth, coldstart, counts, ratelimit
+from bench import auth, coldstart, counts, ratelimit, resilience
 from bench.table import Table
 from local.redis_server import RedisServer
 
 # Section name -> function(redis_url, n) -> tables, run in this order by default.
 SECTIONS: dict[str, Callable[[str, int], list[Table]]] = {
     "ratelimit": ratelimit.run,
+    "resilience": resilience.run,
     "auth": auth.run,
     "coldstart": coldstart.run,
     "counts": counts.run,
