@@ -106,7 +106,7 @@ def _host(raw: str) -> tuple[str, bool]:
         host = raw.encode("idna").decode("ascii").lower().rstrip(".")
     except UnicodeError as error:
         raise DestinationRefused("the URL's host is not a valid name") from error
-    if not host or any(not (ch.isalnum() or ch in "-.") for ch in host):
+    if not host or len(host) > 253 or any(not (ch.isalnum() or ch in "-.") for ch in host):
         raise DestinationRefused("the URL's host is not a valid name")
     return host, False
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final, Literal, Protocol
 
-# A breaker's name is a Redis hash tag ({name}) and a path parameter: no braces, no slashes.
-NAME_PATTERN: Final = re.compile(r"^[A-Za-z0-9._:\[\]-]{1,200}$")
+# A breaker's name is a Redis hash tag ({name}) and a path parameter: no braces, no slashes. Long
+# enough for any destination: a 253-character host name, or a bracketed IPv6 address, and a port.
+NAME_PATTERN: Final = re.compile(r"^[A-Za-z0-9._:\[\]-]{1,300}$")
 
 
 def valid_breaker_name(name: str) -> bool:

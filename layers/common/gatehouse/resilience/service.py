@@ -111,7 +111,7 @@ class BreakersService:
     def _check_name(name: str) -> None:
         if not valid_breaker_name(name):
             raise ValidationError(
-                details=[{"field": "name", "message": "1-200 characters of letters, digits and . _ : - [ ]"}]
+                details=[{"field": "name", "message": "1-300 characters of letters, digits and . _ : - [ ]"}]
             )
 
     @staticmethod
