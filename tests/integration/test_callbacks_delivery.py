@@ -139,3 +139,12 @@ def test_a_campaign_secret_that_is_not_valid_fails_and_never_shows_itself(world)
     assert result.status == "failed" and "whsec_short" not in (result.error or "")
     assert "whsec_short" not in outcomes.failures[0][2]
     assert server.hits() == 0
+
+
+def test_a_receiver_answering_2xx_with_a_huge_body_has_the_event(world):
+    server, _, delivery, outcomes, secret = world
+    server.routes["/chatty"] = Reply(200, body=b"x" * 1_100_000)
+    sent = event(1)
+    result = delivery.deliver(sent, server.url("/chatty"), secret)
+    assert (result.status, result.http_status) == ("delivered", 200)
+    assert outcomes.deliveries == [("cmp_1", sent.event_id, 200)]

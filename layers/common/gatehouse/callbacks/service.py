@@ -21,7 +21,13 @@ from gatehouse.callbacks.records import (
     InvalidCallbackSecret,
 )
 from gatehouse.callbacks.signing import signed_headers
-from gatehouse.resilience.errors import BreakerOpenError, DestinationRefused, OutboundError, TransportError
+from gatehouse.resilience.errors import (
+    BreakerOpenError,
+    DestinationRefused,
+    OutboundError,
+    ResponseTooLarge,
+    TransportError,
+)
 from gatehouse.resilience.outbound import Outbound, OutboundResponse
 from gatehouse.resilience.retries import UNBOUNDED, Deadline, retry_after_seconds
 
@@ -71,6 +77,9 @@ class CallbackDelivery:
             return self._later(event, delivery, f"the receiver's breaker is {error.state}", error.retry_after_seconds)
         except TransportError as error:
             return self._later(event, delivery, f"no answer: {error.reason}", None)
+        except ResponseTooLarge as error:
+            # The answer's status is what matters; a receiver chatty in its body still received the event.
+            response = OutboundResponse(error.status, {}, b"", url)
         except OutboundError as error:
             return self._later(event, delivery, error.reason, None)
         return self._answered(event, delivery, response)

@@ -44,4 +44,8 @@ class TransportError(OutboundError):
 
 
 class ResponseTooLarge(OutboundError):
-    """The answer's body was larger than the client accepts."""
+    """The answer's body was larger than the client accepts; `status` is the answer's status."""
+
+    def __init__(self, reason: str, *, status: int) -> None:
+        super().__init__(reason)
+        self.status = status

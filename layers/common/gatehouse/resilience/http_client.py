@@ -264,6 +264,10 @@ class OutboundClient:
             if permit is not None and self.breaker is not None:
                 self.breaker.record(permit, success=False)
             raise RetryableFailure(cause=error, safe=not error.sent) from error
+        except ResponseTooLarge as error:
+            if permit is not None and self.breaker is not None:
+                self.breaker.record(permit, success=error.status < 500 and error.status not in (408, 429))
+            raise
         except BaseException:
             if permit is not None and self.breaker is not None:
                 self.breaker.record(permit, success=False)
@@ -336,7 +340,7 @@ class OutboundClient:
             raise TransportError("the connection broke") from error
         if len(body) > self.max_body_bytes:
             raw.close()  # the rest is never read: the connection cannot be reused
-            raise ResponseTooLarge(f"the answer is larger than {self.max_body_bytes} bytes")
+            raise ResponseTooLarge(f"the answer is larger than {self.max_body_bytes} bytes", status=raw.status)
         raw.release_conn()
         headers: dict[str, str] = {}
         for name, value in raw.headers.items():
