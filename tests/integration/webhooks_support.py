@@ -68,3 +68,47 @@ class BusCapture:
 
     def for_event(self, event_id: str) -> list[dict[str, Any]]:
         return [e for e in self.received if e.get("detail", {}).get("eventId") == event_id]
+
+
+class RecordingPublisher:
+    """An EventPublisher that only counts what it was asked to publish."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, int]] = []
+
+    def publish(self, event: Any, payload: Any) -> None:
+        del payload
+        self.published.append((event.id, event.generation))
+
+
+class NoRetryDelay:
+    def delay(self, receipt_handle: str, seconds: int) -> None:
+        del receipt_handle, seconds
+
+
+def private_table(stack: LocalStack) -> str:
+    """A table shaped like the template's, without a stream: no dispatch pipe touches its events."""
+    from local.resources import create_table
+    from local.template import Table
+
+    assert stack.template is not None
+    template_table = next(iter(stack.template.tables.values()))
+    properties = {k: v for k, v in template_table.properties.items() if k != "StreamSpecification"}
+    name = f"webhooks-private-{uuid.uuid4().hex[:8]}"
+    create_table(client("dynamodb", stack.dynamodb_endpoint_url), Table("Private", name, properties))
+    return name
+
+
+def sqs_record(message_id: str, body: str, receive_count: int = 1, receipt: str = "r") -> dict[str, Any]:
+    """One SQS record as Lambda's event source mapping delivers it."""
+    return {
+        "messageId": message_id,
+        "receiptHandle": receipt,
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "0"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:private",
+        "awsRegion": "us-east-1",
+    }

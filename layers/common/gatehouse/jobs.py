@@ -22,7 +22,9 @@ RecordHandler = Callable[[SQSRecord], None]
 
 
 def make_batch_handler(record_handler: RecordHandler) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    processor = BatchProcessor(event_type=EventType.SQS)
+    # A batch whose every record failed is reported like any other (each record retried on its own
+    # schedule), not raised as a function error that would retry them all at once.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
     @logger.inject_lambda_context
     @metrics.log_metrics

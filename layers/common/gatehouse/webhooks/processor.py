@@ -132,8 +132,8 @@ class WebhookProcessor:
         except Exception as error:
             final = message.receive_count >= self._max_receives
             self._events.fail(event_id, token, int(self._clock()), error_summary(error), final=final)
-            if not final:
-                self._retry.delay(message.receipt_handle, self.backoff_seconds(claimed.attempts))
+            # The last delivery's message comes back at once, so the queue moves it to the DLQ now.
+            self._retry.delay(message.receipt_handle, 0 if final else self.backoff_seconds(claimed.attempts))
             logger.warning(
                 "webhook event processing failed",
                 extra={"eventId": event_id, "attempt": claimed.attempts, "final": final, "error": error_summary(error)},
