@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 import requests
@@ -51,3 +52,35 @@ def test_source_answers_never_show_secrets(local_stack):
         assert answer.status_code in (200, 201)
         assert secret not in answer.text
     assert one.json()["secrets"][0]["kind"] == "hmac"
+
+
+def test_intake_hot_path_is_one_durable_write(local_stack):
+    from botocore.client import BaseClient
+
+    from gatehouse.webhooks.intake import Delivery
+    from gatehouse.webhooks.runtime import webhook_intake
+
+    name = new_source_name("count")
+    assert put_source(local_stack, name, "github", [signing.SECRETS["github"]]).status_code == 201
+    intake = webhook_intake()
+    warm = b'{"warm": true}'
+    intake.receive(Delivery(name, warm, signing.github_headers(signing.SECRETS["github"], warm), "192.0.2.7"))
+    calls = []
+    original = BaseClient._make_api_call
+    me = threading.get_ident()
+
+    def counting(self, operation, params):
+        if threading.get_ident() == me:
+            calls.append(f"{self.meta.service_model.service_name}:{operation}")
+        return original(self, operation, params)
+
+    BaseClient._make_api_call = counting
+    try:
+        body = b'{"n": 2}'
+        answer = intake.receive(
+            Delivery(name, body, signing.github_headers(signing.SECRETS["github"], body), "192.0.2.7")
+        )
+    finally:
+        BaseClient._make_api_call = original
+    assert not answer.duplicate
+    assert calls == ["dynamodb:PutItem"]
