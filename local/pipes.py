@@ -114,7 +114,7 @@ class PipeRunner:
         polls = 0
         while not self.stop_event.is_set():
             try:
-                if polls % 20 == 0:
+                if polls % 8 == 0:
                     for shard in self._shards():  # shards that appeared since: from their start
                         if shard["ShardId"] not in self._iterators:
                             self._iterators[shard["ShardId"]] = self._iterator(shard["ShardId"], "TRIM_HORIZON")
@@ -124,7 +124,7 @@ class PipeRunner:
                     if iterator is not None:
                         busy = self._drain(shard_id, iterator) or busy
                 if not busy:
-                    self.stop_event.wait(0.05)
+                    self.stop_event.wait(0.25)  # idle: a light poll, so tests sharing the process stay unhurried
             except _AWS_ERRORS:
                 _log(f"pipe {self.pipe.logical_id}: stream read failed (will retry)")
                 traceback.print_exc(file=sys.stderr)

@@ -18,6 +18,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from gatehouse.errors import ServiceUnavailableError
 
 VERSION: Final = 1
+# KMS refusing the blob itself (wrong context, another key, corruption) is not an outage.
+_UNREADABLE: Final = {"InvalidCiphertextException", "IncorrectKeyException"}
+
+
+class SealedSecretsUnreadable(ValueError):
+    """The blob does not open with this key and source: a defect or tampering, never retried."""
+
+
 CONTEXT_KEY: Final = "gatehouse-webhook-source"
 
 
@@ -45,16 +53,24 @@ class KmsEnvelopeSealer:
         return bytes([VERSION]) + len(wrapped).to_bytes(2, "big") + wrapped + nonce + sealed
 
     def open(self, source: str, sealed: bytes) -> bytes:
+        from cryptography.exceptions import InvalidTag
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         if len(sealed) < 3 or sealed[0] != VERSION:
-            raise ValueError("unknown sealed-secret format")
+            raise SealedSecretsUnreadable("unknown sealed-secret format")
         size = int.from_bytes(sealed[1:3], "big")
         wrapped, nonce, body = sealed[3 : 3 + size], sealed[3 + size : 15 + size], sealed[15 + size :]
         try:
             key = self._client.decrypt(
                 CiphertextBlob=wrapped, KeyId=self._key_id, EncryptionContext={CONTEXT_KEY: source}
             )
-        except (ClientError, BotoCoreError) as error:
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _UNREADABLE:
+                raise SealedSecretsUnreadable("the sealed secrets do not open for this source") from None
             raise ServiceUnavailableError("Secret decryption is temporarily unavailable.") from error
-        return AESGCM(key["Plaintext"]).decrypt(nonce, body, _aad(source))
+        except BotoCoreError as error:
+            raise ServiceUnavailableError("Secret decryption is temporarily unavailable.") from error
+        try:
+            return AESGCM(key["Plaintext"]).decrypt(nonce, body, _aad(source))
+        except InvalidTag:
+            raise SealedSecretsUnreadable("the sealed secrets do not open for this source") from None

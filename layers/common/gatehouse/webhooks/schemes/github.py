@@ -34,5 +34,5 @@ def verify_github_signature(request: Request, keys: Sequence[SigningKey], now: f
     delivery = delivery_id(request.header("x-github-delivery"), "x-github-delivery")
     for key in keys:
         if isinstance(key, HmacKey) and hmac.compare_digest(hmac.digest(key.key, request.body, "sha256"), given):
-            return Verified(delivery or derived_delivery_id(request.body), request.header("x-github-event"))
+            return Verified(delivery or derived_delivery_id(request.body), request.headers.get("x-github-event"))
     raise SignatureRejected(SIGNATURE, "no signature matches an active secret")

@@ -36,5 +36,5 @@ def verify_hmac_sha256_signature(request: Request, keys: Sequence[SigningKey], n
     signed = b"%s.%s" % (ts.encode(), request.body)
     for key in keys:
         if isinstance(key, HmacKey) and hmac.compare_digest(hmac.digest(key.key, signed, "sha256"), given):
-            return Verified(delivery or derived_delivery_id(signed), request.header("x-webhook-event"))
+            return Verified(delivery or derived_delivery_id(signed), request.headers.get("x-webhook-event"))
     raise SignatureRejected(SIGNATURE, "no signature matches an active secret")

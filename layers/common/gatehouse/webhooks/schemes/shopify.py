@@ -28,5 +28,5 @@ def verify_shopify_signature(request: Request, keys: Sequence[SigningKey], now: 
     delivery = delivery_id(request.header("x-shopify-webhook-id"), "x-shopify-webhook-id")
     for key in keys:
         if isinstance(key, HmacKey) and hmac.compare_digest(hmac.digest(key.key, request.body, "sha256"), given):
-            return Verified(delivery or derived_delivery_id(request.body), request.header("x-shopify-topic"))
+            return Verified(delivery or derived_delivery_id(request.body), request.headers.get("x-shopify-topic"))
     raise SignatureRejected(SIGNATURE, "no signature matches an active secret")
