@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from gatehouse.clients.aws import aws_client
 from gatehouse.clients.dynamo import dynamodb_client, table_name
-from gatehouse.ratelimit.runtime import ratelimit_service
+from gatehouse.ratelimit.decision import Decision
+from gatehouse.ratelimit.policies import Policy
 from gatehouse.settings import get_settings
 from gatehouse.webhooks.catalog import SourceCatalog
 from gatehouse.webhooks.dynamo import DynamoEventStore, DynamoSourceStore
@@ -45,12 +46,18 @@ def webhook_sources_service() -> WebhookSourcesService:
     )
 
 
+def _charge_failure(subject: str, policies: list[Policy]) -> Decision:
+    # Imported on the first failed verification: a genuine delivery never loads the Redis client.
+    from gatehouse.ratelimit.runtime import ratelimit_service
+
+    return ratelimit_service().limiter.check(subject, policies)
+
+
 @provided
 def webhook_intake() -> WebhookIntake:
     settings = get_settings()
-    limiter = ratelimit_service().limiter
     failures = RateLimitedFailures(
-        limiter.check, failure_policy(settings.webhook_failure_limit, settings.webhook_failure_window_seconds)
+        _charge_failure, failure_policy(settings.webhook_failure_limit, settings.webhook_failure_window_seconds)
     )
     return WebhookIntake(
         source_catalog(),
