@@ -84,3 +84,43 @@ def test_intake_hot_path_is_one_durable_write(local_stack):
         BaseClient._make_api_call = original
     assert not answer.duplicate
     assert calls == ["dynamodb:PutItem"]
+
+
+def test_a_genuine_binary_body_over_http_is_stored_exactly_and_ends_failed_without_retries(local_stack, wait_until):
+    # API Gateway (and the emulator) base64-encode it; the signature covers the bytes sent.
+    name = new_source_name("bin")
+    assert put_source(local_stack, name, "shopify", [signing.SECRETS["shopify"]]).status_code == 201
+    body = b"\x89PNG\r\n\x1a\n\x00\xff not json"
+    headers = {**signing.shopify_headers(signing.SECRETS["shopify"], body), "content-type": "application/json"}
+    answer = deliver(local_stack, name, body, headers)
+    assert answer.status_code == 202, answer.text
+    event_id = answer.json()["id"]
+    wait_until(lambda: event(local_stack, event_id)["status"] == "FAILED", timeout=20)
+    seen = event(local_stack, event_id)
+    assert seen["attempts"] == 1 and "UTF-8" in seen["lastError"]
+    assert seen["bodyEncoding"] == "base64"
+    import base64
+
+    assert base64.b64decode(seen["body"]) == body
+    assert seen["headers"]["x-shopify-topic"] == "orders/create"
+
+
+def test_rotate_secret_over_http_shows_a_generated_secret_once_and_keeps_the_old_one_in_grace(local_stack):
+    name = new_source_name("rot")
+    old = "whsec_" + "A" * 43 + "="
+    assert put_source(local_stack, name, "standard", [old]).status_code == 201
+    url = f"{local_stack.api_url}/v1/webhook-sources/{name}/rotate-secret"
+    rotated = requests.post(url, json={"gracePeriodSeconds": 3600}, headers=admin(local_stack), timeout=30)
+    assert rotated.status_code == 200, rotated.text
+    new = rotated.json()["secret"]
+    assert new.startswith("whsec_") and [s["expiresAt"] is None for s in rotated.json()["secrets"]] == [False, True]
+    shown = requests.get(f"{local_stack.api_url}/v1/webhook-sources/{name}", headers=admin(local_stack), timeout=30)
+    assert new not in shown.text and "secret" not in shown.json()
+    for secret in (old, new):
+        body = json.dumps({"type": "rotation.check", "with": secret[-6:]}).encode()
+        assert deliver(local_stack, name, body, signing.standard_headers(secret, body)).status_code == 202
+    # Grace over (0 s): only the newest secret verifies.
+    now_only = requests.post(url, json={"gracePeriodSeconds": 0}, headers=admin(local_stack), timeout=30).json()
+    body = b'{"type": "late"}'
+    assert deliver(local_stack, name, body, signing.standard_headers(old, body)).status_code == 401
+    assert deliver(local_stack, name, body, signing.standard_headers(now_only["secret"], body)).status_code == 202
