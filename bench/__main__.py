@@ -6,7 +6,7 @@ import argparse
 import os
 from collections.abc import Callable
 
-from bench import auth, coldstart, counts, ratelimit
+from bench import auth, coldstart, counts, ratelimit, webhooks
 from bench.table import Table
 from local.redis_server import RedisServer
 
@@ -14,6 +14,7 @@ from local.redis_server import RedisServer
 SECTIONS: dict[str, Callable[[str, int], list[Table]]] = {
     "ratelimit": ratelimit.run,
     "auth": auth.run,
+    "webhooks": webhooks.run,
     "coldstart": coldstart.run,
     "counts": counts.run,
 }

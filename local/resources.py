@@ -115,6 +115,17 @@ def create_resources(t: Template, aws_endpoint_url: str, dynamodb_endpoint_url: 
             if exc.response["Error"]["Code"] != "ResourceAlreadyExistsException":
                 raise
 
+    kms = client("kms", aws_endpoint_url)
+    for key in t.kms_keys:
+        # Functions name the key by its alias (moto picks key ids): create both once.
+        try:
+            kms.describe_key(KeyId=key.alias)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "NotFoundException":
+                raise
+            key_id = kms.create_key(Description=f"local {key.logical_id}")["KeyMetadata"]["KeyId"]
+            kms.create_alias(AliasName=key.alias, TargetKeyId=key_id)
+
     scheduler = client("scheduler", aws_endpoint_url)
     for group in t.schedule_groups.values():
         # moto's CreateScheduleGroup silently replaces an existing group (dropping its schedules): look first.

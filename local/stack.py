@@ -11,6 +11,7 @@ from typing import Any
 
 from local.emulator import HttpApiEmulator
 from local.invoke import Invoker, module_name
+from local.pipes import PipeRunner
 from local.redis_server import RedisServer
 from local.resources import create_resources
 from local.runners import QueueConsumer, RateRunner, SchedulerRunner
@@ -55,6 +56,7 @@ class LocalStack:
         self.scheduler_runner: SchedulerRunner | None = None
         self.queue_consumers: list[QueueConsumer] = []
         self.rate_runner: RateRunner | None = None
+        self.pipe_runners: list[PipeRunner] = []
         self.bootstrap_info: dict[str, Any] = {}
         self.env: dict[str, str] = {}
         self._saved_env: dict[str, str | None] = {}
@@ -147,9 +149,18 @@ class LocalStack:
             if source.enabled
         ]
         self.rate_runner = RateRunner(template.rate_events, invoker, rate_override).start()
+        self.pipe_runners = [
+            PipeRunner(pipe, template, self.dynamodb_endpoint_url, self.aws_endpoint_url).start()
+            for pipe in template.pipes
+        ]
 
     def stop(self) -> None:
         """Stops runners, the HTTP API and (if it started them) the services; restores the environment."""
+        for pipe in self.pipe_runners:
+            pipe.stop_event.set()
+        for pipe in self.pipe_runners:
+            pipe.stop()
+        self.pipe_runners = []
         runners = [self.rate_runner, self.scheduler_runner, *self.queue_consumers]
         for runner in runners:
             if runner is not None:

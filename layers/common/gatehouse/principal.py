@@ -15,9 +15,10 @@ AuthType = Literal["jwt", "apiKey"]
 TIERS: Final = ("free", "starter", "professional", "enterprise")
 DEFAULT_TIER: Final = "free"
 # Id namespaces that are not a JWT's to claim: API key ids ("key_...", an API key's principal
-# id) and the check API's subjects ("check:..."). A JWT principal or owner id starting with
-# one of them would share that identity's keys or rate-limit bucket, so the verifier refuses it.
-RESERVED_ID_PREFIXES: Final = ("key_", "check:")
+# id), the check API's subjects ("check:...") and the webhook intake's (source, client IP) pairs
+# ("webhook:..."). A JWT principal or owner id starting with one of them would share that
+# identity's keys or rate-limit bucket, so the verifier refuses it.
+RESERVED_ID_PREFIXES: Final = ("key_", "check:", "webhook:")
 # The longest bearer credential accepted (API Gateway caps a header at 10 KiB): the authorizer
 # refuses a longer Authorization value and the JWT verifier a longer token, by this one bound.
 MAX_TOKEN_LENGTH: Final = 8192

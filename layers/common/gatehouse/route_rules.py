@@ -12,7 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from gatehouse.scopes import ADMIN, KEYS_READ, KEYS_WRITE, RATELIMIT_ADMIN, RATELIMIT_CHECK
+from gatehouse.scopes import (
+    ADMIN,
+    KEYS_READ,
+    KEYS_WRITE,
+    RATELIMIT_ADMIN,
+    RATELIMIT_CHECK,
+    WEBHOOKS_ADMIN,
+    WEBHOOKS_READ,
+)
 
 CREDENTIALS: Final = "credentials"
 
@@ -45,6 +53,16 @@ ROUTES: Final[dict[str, RouteRule]] = {
     "GET /v1/ratelimit/overrides/{subject}": RouteRule(RATELIMIT_ADMIN),
     "DELETE /v1/ratelimit/overrides/{subject}": RouteRule(RATELIMIT_ADMIN),
     "POST /v1/ratelimit/check": RouteRule(RATELIMIT_CHECK),
+    # Webhooks. Sources hold secrets: admin only. POST /webhooks/{source} is public (the signature
+    # is its credential) and so is not listed here.
+    "PUT /v1/webhook-sources/{source}": RouteRule(WEBHOOKS_ADMIN),
+    "GET /v1/webhook-sources/{source}": RouteRule(WEBHOOKS_ADMIN),
+    "DELETE /v1/webhook-sources/{source}": RouteRule(WEBHOOKS_ADMIN),
+    "GET /v1/webhook-sources": RouteRule(WEBHOOKS_ADMIN),
+    "POST /v1/webhook-sources/{source}/rotate-secret": RouteRule(WEBHOOKS_ADMIN),
+    "GET /v1/webhook-events": RouteRule(WEBHOOKS_READ),
+    "GET /v1/webhook-events/{eventId}": RouteRule(WEBHOOKS_READ),
+    "POST /v1/webhook-events/{eventId}/replay": RouteRule(WEBHOOKS_ADMIN),
 }
 
 # What a route nobody declared needs: admin (fail closed).

@@ -48,6 +48,19 @@ class Settings(BaseModel):
     health_cache_seconds: float = Field(5.0, alias="HEALTH_CACHE_SECONDS", ge=0)
     health_check_timeout_seconds: float = Field(1.0, alias="HEALTH_CHECK_TIMEOUT_SECONDS", gt=0)
 
+    # Webhooks (docs/reference.md#configuration, docs/webhooks.md).
+    webhook_secrets_key_id: str = Field("alias/gatehouse-webhook-secrets", alias="WEBHOOK_SECRETS_KEY_ID")
+    webhook_queue_url: str = Field("", alias="WEBHOOK_QUEUE_URL")
+    # Delivery ids are remembered this long: at least 4 days, beyond every sender's retry horizon.
+    webhook_retention_days: int = Field(7, alias="WEBHOOK_RETENTION_DAYS", ge=4, le=365)
+    webhook_source_cache_seconds: float = Field(5.0, alias="WEBHOOK_SOURCE_CACHE_SECONDS", ge=0)
+    webhook_failure_limit: int = Field(100, alias="WEBHOOK_FAILURE_LIMIT", ge=1)
+    webhook_failure_window_seconds: int = Field(60, alias="WEBHOOK_FAILURE_WINDOW_SECONDS", ge=1)
+    webhook_max_receives: int = Field(5, alias="WEBHOOK_MAX_RECEIVES", ge=1)
+    webhook_lease_seconds: int = Field(45, alias="WEBHOOK_LEASE_SECONDS", ge=1)
+    webhook_retry_base_seconds: int = Field(10, alias="WEBHOOK_RETRY_BASE_SECONDS", ge=0)
+    webhook_retry_max_seconds: int = Field(900, alias="WEBHOOK_RETRY_MAX_SECONDS", ge=0)
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         return cls.model_validate(dict(os.environ if env is None else env))
