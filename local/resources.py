@@ -1,4 +1,4 @@
-"""Creates the template's tables, queues, buses and schedule groups on the local services, idempotently."""
+"""Creates the template's tables, queues, buses, bus rules and schedule groups on the local services, idempotently."""
 
 from __future__ import annotations
 
@@ -114,6 +114,19 @@ def create_resources(t: Template, aws_endpoint_url: str, dynamodb_endpoint_url: 
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ResourceAlreadyExistsException":
                 raise
+
+    # A function's EventBridgeRule: the rule on moto (which matches its pattern) targets a local queue,
+    # which the stack's BusRuleConsumer reads to invoke the function as EventBridge would.
+    for rule in t.bus_rules:
+        url = sqs.create_queue(QueueName=rule.queue_name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(
+            Name=rule.rule_name,
+            EventBusName=rule.bus,
+            EventPattern=json.dumps(rule.pattern),
+            State="ENABLED" if rule.enabled else "DISABLED",
+        )
+        events.put_targets(Rule=rule.rule_name, EventBusName=rule.bus, Targets=[{"Id": "local-delivery", "Arn": arn}])
 
     scheduler = client("scheduler", aws_endpoint_url)
     for group in t.schedule_groups.values():

@@ -12,7 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from gatehouse.scopes import ADMIN, KEYS_READ, KEYS_WRITE, RATELIMIT_ADMIN, RATELIMIT_CHECK
+from gatehouse.scopes import (
+    ADMIN,
+    CAMPAIGNS_READ,
+    CAMPAIGNS_WRITE,
+    KEYS_READ,
+    KEYS_WRITE,
+    RATELIMIT_ADMIN,
+    RATELIMIT_CHECK,
+    TIMERS_WRITE,
+)
 
 CREDENTIALS: Final = "credentials"
 
@@ -45,6 +54,22 @@ ROUTES: Final[dict[str, RouteRule]] = {
     "GET /v1/ratelimit/overrides/{subject}": RouteRule(RATELIMIT_ADMIN),
     "DELETE /v1/ratelimit/overrides/{subject}": RouteRule(RATELIMIT_ADMIN),
     "POST /v1/ratelimit/check": RouteRule(RATELIMIT_CHECK),
+    # Campaigns and their timers.
+    "POST /v1/campaigns": RouteRule(CAMPAIGNS_WRITE),
+    "GET /v1/campaigns": RouteRule(CAMPAIGNS_READ),
+    "GET /v1/campaigns/{campaignId}": RouteRule(CAMPAIGNS_READ),
+    "PATCH /v1/campaigns/{campaignId}": RouteRule(CAMPAIGNS_WRITE),
+    "POST /v1/campaigns/{campaignId}/cancel": RouteRule(CAMPAIGNS_WRITE),
+    "POST /v1/campaigns/{campaignId}/engagements": RouteRule(CAMPAIGNS_WRITE),
+    "GET /v1/campaigns/{campaignId}/lifecycle": RouteRule(CAMPAIGNS_READ),
+    "GET /v1/campaigns/{campaignId}/timers": RouteRule(CAMPAIGNS_READ),
+    "POST /v1/campaigns/{campaignId}/timers/{timerId}/execute": RouteRule(TIMERS_WRITE),
+    "DELETE /v1/campaigns/{campaignId}/timers/{timerId}": RouteRule(TIMERS_WRITE),
+    # Timers of every owner: operators only.
+    "GET /v1/timers/pending": RouteRule(ADMIN),
+    "GET /v1/timers/overdue": RouteRule(ADMIN),
+    "POST /v1/timers/process": RouteRule(ADMIN),
+    "POST /v1/recovery/trigger": RouteRule(ADMIN),
 }
 
 # What a route nobody declared needs: admin (fail closed).

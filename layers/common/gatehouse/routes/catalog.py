@@ -7,6 +7,6 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 def all_routers() -> list[Router]:
     """Imported lazily: only the docs function needs every area loaded at once."""
-    from gatehouse.routes import health, identity, keys, ratelimit
+    from gatehouse.routes import campaigns, health, identity, keys, ratelimit, timers
 
-    return [health.router, identity.router, keys.router, ratelimit.router]
+    return [health.router, identity.router, keys.router, ratelimit.router, campaigns.router, timers.router]
