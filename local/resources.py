@@ -126,7 +126,13 @@ def create_resources(t: Template, aws_endpoint_url: str, dynamodb_endpoint_url: 
             EventPattern=json.dumps(rule.pattern),
             State="ENABLED" if rule.enabled else "DISABLED",
         )
-        events.put_targets(Rule=rule.rule_name, EventBusName=rule.bus, Targets=[{"Id": "local-delivery", "Arn": arn}])
+        # The whole event, as EventBridge gives a Lambda target (moto's default input drops `account`).
+        whole_event = {"InputPathsMap": {}, "InputTemplate": "<aws.events.event.json>"}
+        events.put_targets(
+            Rule=rule.rule_name,
+            EventBusName=rule.bus,
+            Targets=[{"Id": "local-delivery", "Arn": arn, "InputTransformer": whole_event}],
+        )
 
     scheduler = client("scheduler", aws_endpoint_url)
     for group in t.schedule_groups.values():

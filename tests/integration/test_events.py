@@ -16,9 +16,13 @@ FUNCTION_BY_PREFIX = {
     "docs": "DocsFunction",
     "keys": "KeysFunction",
     "ratelimit": "RateLimitFunction",
+    "campaigns": "CampaignsFunction",
+    "timer-fire": "TimerFireFunction",
+    "timer-sweep": "TimerSweepFunction",
+    "campaign-events": "CampaignEventsFunction",
 }
-# What each event must produce: an HTTP status, or the authorizer's isAuthorized.
-EXPECTED: dict[str, int | bool] = {
+# What each event must produce: an HTTP status, the authorizer's isAuthorized, or a job's answer status.
+EXPECTED: dict[str, int | bool | str] = {
     "authorizer-jwt-ok": True,
     "authorizer-apikey-ok": True,
     "authorizer-jwt-expired": False,
@@ -36,7 +40,28 @@ EXPECTED: dict[str, int | bool] = {
     "ratelimit-policies": 200,
     "ratelimit-check": 200,
     "ratelimit-check-wrong-scope": 403,
+    "campaigns-create": 201,
+    "campaigns-create-end-before-start": 400,
+    "campaigns-list": 200,
+    "campaigns-get-missing": 404,
+    "campaigns-lifecycle-missing": 404,
+    "campaigns-timers-pending-admin": 200,
+    "campaigns-timers-pending-forbidden": 403,
+    "timer-fire-unknown-timer": "ignored",  # a delivery for a timer that does not exist changes nothing
+    "timer-fire-malformed": "dropped",  # never retried: it can never succeed
+    "timer-sweep-scheduled": "swept",
+    "campaign-events-created": "applied",  # the first run creates it, a replay finds it (idempotent)
+    "campaign-events-cancelled-unknown": "dropped",
 }
+JOB_FUNCTIONS = {"TimerFireFunction", "TimerSweepFunction", "CampaignEventsFunction"}
+
+
+def function_for(stem: str) -> str:
+    return next(
+        fn for prefix, fn in sorted(FUNCTION_BY_PREFIX.items(), key=lambda kv: -len(kv[0])) if stem.startswith(prefix)
+    )
+
+
 EVENT_FILES = sorted(EVENTS.glob("*.json"))
 
 
@@ -102,9 +127,24 @@ def test_authorizer_event(local_stack, sample_api_key, path):
         assert answer["context"]["principalId"]
 
 
-@pytest.mark.parametrize("path", [p for p in EVENT_FILES if not p.stem.startswith("authorizer-")], ids=lambda p: p.stem)
+HTTP_EVENTS = [
+    p for p in EVENT_FILES if not p.stem.startswith("authorizer-") and function_for(p.stem) not in JOB_FUNCTIONS
+]
+JOB_EVENTS = [p for p in EVENT_FILES if function_for(p.stem) in JOB_FUNCTIONS]
+
+
+@pytest.mark.parametrize("path", JOB_EVENTS, ids=lambda p: p.stem)
+def test_job_event(local_stack, path):
+    answer = local_stack.invoke(function_for(path.stem), json.loads(path.read_text()))
+    if EXPECTED[path.stem] == "swept":
+        assert {"fired", "ignored", "verified", "recreated", "dead_letters"} <= set(answer), answer
+    else:
+        assert answer["status"] == EXPECTED[path.stem], answer
+
+
+@pytest.mark.parametrize("path", HTTP_EVENTS, ids=lambda p: p.stem)
 def test_http_event(local_stack, path):
-    function = FUNCTION_BY_PREFIX[path.stem.split("-", 1)[0]]
+    function = function_for(path.stem)
     answer = local_stack.invoke(function, json.loads(path.read_text()))
     assert answer["statusCode"] == EXPECTED[path.stem], answer.get("body")
     assert answer["headers"]["X-Request-Id"]
