@@ -6,7 +6,7 @@ import argparse
 import os
 from collections.abc import Callable
 
-from bench import auth, coldstart, counts, ratelimit
+from bench import auth, coldstart, counts, ratelimit, timers
 from bench.table import Table
 from local.redis_server import RedisServer
 
@@ -16,6 +16,7 @@ SECTIONS: dict[str, Callable[[str, int], list[Table]]] = {
     "auth": auth.run,
     "coldstart": coldstart.run,
     "counts": counts.run,
+    "timers": timers.run,
 }
 
 

@@ -227,10 +227,21 @@ class CampaignsService:
     # --- change --------------------------------------------------------------------------------
 
     def update(self, caller: Principal, campaign_id: str, request: UpdateCampaignRequest) -> CampaignView:
-        self._owned(caller, campaign_id)
-        return CampaignView.of(self.update_for(campaign_id, request, actor=caller.principal_id, trigger="api.update"))
+        current = self._owned(caller, campaign_id)
+        updated = self.update_for(
+            campaign_id, request, actor=caller.principal_id, trigger="api.update", current=current
+        )
+        return CampaignView.of(updated)
 
-    def update_for(self, campaign_id: str, request: UpdateCampaignRequest, *, actor: str, trigger: str) -> Campaign:
+    def update_for(
+        self,
+        campaign_id: str,
+        request: UpdateCampaignRequest,
+        *,
+        actor: str,
+        trigger: str,
+        current: Campaign | None = None,
+    ) -> Campaign:
         """Change what the request names. Changing a time moves its PENDING timer (a new generation)."""
         given = request.model_fields_set
         required = sorted(
@@ -241,9 +252,8 @@ class CampaignsService:
         if required:
             field = to_camel(required[0])
             raise _invalid(field, "cannot be null (leave it out to keep it)")
-        for _ in self._attempts():
+        for campaign in self._reads(campaign_id, current):
             now = self._clock()
-            campaign = self._require(campaign_id)
             if campaign.status in TERMINAL:
                 raise ConflictError(f"The campaign is {campaign.status}; it can no longer change.")
             start, end = self._changed_window(campaign, request, now)
@@ -299,15 +309,18 @@ class CampaignsService:
         return start, end
 
     def cancel(self, caller: Principal, campaign_id: str, reason: str | None) -> CampaignView:
-        self._owned(caller, campaign_id)
-        campaign = self.cancel_for(campaign_id, reason, actor=caller.principal_id, trigger="api.cancel")
+        current = self._owned(caller, campaign_id)
+        campaign = self.cancel_for(
+            campaign_id, reason, actor=caller.principal_id, trigger="api.cancel", current=current
+        )
         return CampaignView.of(campaign)
 
-    def cancel_for(self, campaign_id: str, reason: str | None, *, actor: str, trigger: str) -> Campaign:
+    def cancel_for(
+        self, campaign_id: str, reason: str | None, *, actor: str, trigger: str, current: Campaign | None = None
+    ) -> Campaign:
         """SCHEDULED or RUNNING -> CANCELLED, with its PENDING and FAILED timers (and their schedules)."""
-        for _ in self._attempts():
+        for campaign in self._reads(campaign_id, current):
             now = self._clock()
-            campaign = self._require(campaign_id)
             if not can_transition(campaign.status, CANCELLED):
                 raise ConflictError(f"The campaign is {campaign.status}; it cannot be cancelled.")
             after = campaign.evolve(now, status=CANCELLED, cancelled_at=int(now), cancel_reason=reason)
@@ -336,11 +349,10 @@ class CampaignsService:
     def engage(self, caller: Principal, campaign_id: str, request: EngagementRequest) -> EngagementOutcome:
         """Count an engagement once per (user, type). Reaching the target while RUNNING publishes
         target_reached and, with autoClose, completes the campaign and cancels its END timer."""
-        self._owned(caller, campaign_id)
+        current = self._owned(caller, campaign_id)
         new_participant = True
-        for _ in self._attempts():
+        for campaign in self._reads(campaign_id, current):
             now = self._clock()
-            campaign = self._require(campaign_id)
             if campaign.status != RUNNING:
                 raise ConflictError(f"The campaign is {campaign.status}; engagements count only while it is RUNNING.")
             at = _epoch(request.occurred_at) if request.occurred_at else int(now)
@@ -507,15 +519,17 @@ class CampaignsService:
                 return f"created {campaign_id}" if new else f"duplicate: {campaign_id} exists"
             if detail_type == "campaign.updated":
                 updated = CampaignUpdatedEvent.model_validate(detail)
-                self._owned_by(updated.owner_id, updated.campaign_id)
-                self.update_for(updated.campaign_id, updated, actor=actor, trigger="event.updated")
+                current = self._owned_by(updated.owner_id, updated.campaign_id)
+                self.update_for(updated.campaign_id, updated, actor=actor, trigger="event.updated", current=current)
                 return f"updated {updated.campaign_id}"
             if detail_type == "campaign.cancelled":
                 cancelled = CampaignCancelledEvent.model_validate(detail)
                 campaign = self._owned_by(cancelled.owner_id, cancelled.campaign_id)
                 if campaign.status == CANCELLED:
                     return f"duplicate: {cancelled.campaign_id} is cancelled"
-                self.cancel_for(cancelled.campaign_id, cancelled.reason, actor=actor, trigger="event.cancelled")
+                self.cancel_for(
+                    cancelled.campaign_id, cancelled.reason, actor=actor, trigger="event.cancelled", current=campaign
+                )
                 return f"cancelled {cancelled.campaign_id}"
         except pydantic.ValidationError as error:
             details = [
@@ -530,6 +544,11 @@ class CampaignsService:
     @staticmethod
     def _attempts() -> Iterator[int]:
         return iter(range(_ATTEMPTS))
+
+    def _reads(self, campaign_id: str, first: Campaign | None) -> Iterator[Campaign]:
+        """The campaign for each attempt of a change: the copy the caller just read, then fresh reads."""
+        for attempt in self._attempts():
+            yield first if attempt == 0 and first is not None else self._require(campaign_id)
 
     def _require(self, campaign_id: str) -> Campaign:
         campaign = self._store.get(campaign_id)
