@@ -229,6 +229,42 @@ def test_cancel_racing_a_firing_ends_in_one_consistent_state(local_stack, alice,
     assert outcomes  # which interleavings occurred is up to the machine: each one was consistent
 
 
+def test_an_end_that_fires_before_a_late_start_runs_and_completes_the_campaign(local_stack, alice, bus):
+    campaign = alice.create(reminders=[at(5000)])
+    start, end, reminder = (timer_of(campaign, kind) for kind in ("START", "END", "REMINDER"))
+    (answer,) = deliver_concurrently(local_stack, delivery(campaign["id"], end["timerId"]), 1)
+    assert answer["status"] == "fired", answer
+    view = lifecycle(alice, campaign["id"])
+    assert transitions(view)[1:] == [("SCHEDULED", "RUNNING", "timer.END"), ("RUNNING", "COMPLETED", "timer.END")]
+    assert view["stateHistory"][1]["reason"] == "started late"
+    timers = {t["timerId"]: t for t in view["timers"]["details"]}
+    assert timers[start["timerId"]]["status"] == timers[reminder["timerId"]]["status"] == "CANCELLED"
+    assert timers[end["timerId"]]["status"] == "COMPLETED"
+    assert view["timers"]["pending"] == 0 and view["nextEvents"] == []
+    # The late START's own delivery, when it comes, changes nothing
+    (late,) = deliver_concurrently(local_stack, delivery(campaign["id"], start["timerId"]), 1)
+    assert late["status"] == "ignored"
+    assert len(bus.of("campaign.started", campaignId=campaign["id"])) == 1
+    assert len(bus.of("campaign.completed", campaignId=campaign["id"])) == 1
+
+
+def test_changing_times_moves_pending_timers_to_a_new_generation(local_stack, alice, scheduler):
+    campaign = alice.create()
+    start, end = timer_of(campaign, "START"), timer_of(campaign, "END")
+    patched = alice("PATCH", f"/v1/campaigns/{campaign['id']}", json={"startTime": at(4000), "durationHours": 3})
+    assert patched.status_code == 200, patched.text
+    moved = {t["type"]: t for t in alice("GET", f"/v1/campaigns/{campaign['id']}/timers").json()["items"]}
+    assert moved["START"]["scheduledAt"] == patched.json()["startTime"] and moved["START"]["generation"] == 2
+    assert moved["END"]["scheduledAt"] == patched.json()["endTime"] and moved["END"]["generation"] == 2
+    assert not schedule_exists(scheduler, start) and not schedule_exists(scheduler, end)  # generation 1: gone
+    assert schedule_exists(scheduler, moved["START"]) and schedule_exists(scheduler, moved["END"])
+    # A late delivery of the old schedule changes nothing
+    (late,) = deliver_concurrently(local_stack, delivery(campaign["id"], start["timerId"], generation=1), 1)
+    assert late["status"] == "ignored" and "superseded" in late["reason"]
+    assert lifecycle(alice, campaign["id"])["campaign"]["status"] == "SCHEDULED"
+    alice("POST", f"/v1/campaigns/{campaign['id']}/cancel")
+
+
 # -- recovery --------------------------------------------------------------------------------------------
 
 
@@ -459,7 +495,8 @@ def test_invalid_patch_engagement_and_list_inputs_are_400(local_stack, alice):
     for body, field in (
         ({"unknown": 1}, "unknown"),
         ({"name": None}, "name"),
-        ({"endTime": at(-60)}, "endTime"),  # before start
+        ({"endTime": at(-60)}, "endTime"),  # before start (and in the past)
+        ({"startTime": at(-60)}, "startTime"),  # in the past
         ({"startTime": "2030-01-01T00:00:00"}, "startTime"),
     ):
         envelope = assert_envelope(alice("PATCH", f"/v1/campaigns/{cid}", json=body), 400, "VALIDATION_ERROR")

@@ -302,6 +302,8 @@ class CampaignsService:
                 raise _invalid("startTime", "must be in the future")
         if request.end_time is not None or request.duration_hours is not None:
             end = self._window(start, request.end_time, request.duration_hours, now, new_start=False)
+            if end <= now:
+                raise _invalid("endTime" if request.end_time is not None else "durationHours", "must end in the future")
         elif start >= end:
             raise _invalid("startTime", "must be before endTime")
         if start > now + MAX_HORIZON_SECONDS:
@@ -391,7 +393,7 @@ class CampaignsService:
                         tx, t, trigger="target_reached", actor=caller.principal_id, reason="target reached", now=now
                     )
                     for t in self._timers.list_for_owner(OWNER_KIND, campaign_id)
-                    if t.timer_type == END and t.status in (TIMER_PENDING, TIMER_FAILED)
+                    if t.timer_type in (END, REMINDER) and t.status in (TIMER_PENDING, TIMER_FAILED)
                 ]
                 events.append(self._event("campaign.completed", after, now, "target_reached"))
             else:
@@ -456,8 +458,9 @@ class CampaignsService:
         """The timers' action for campaigns: START runs it, END completes it, a REMINDER is only reported.
 
         An END that finds the campaign still SCHEDULED (its START was late: a lost schedule the
-        sweep has not fired yet) runs and completes it in one step, cancelling the START timer, so
-        a campaign never stays RUNNING past its end because its timers fired out of order.
+        sweep has not fired yet) runs and completes it in one step, so a campaign never stays
+        RUNNING past its end because its timers fired out of order. Completing cancels whatever
+        timer is still pending (that late START, a REMINDER after a moved end).
         """
         campaign = self._store.get(timer.owner_id)
         if campaign is None:
@@ -488,11 +491,13 @@ class CampaignsService:
                 )
             )
             events.append(self._event("campaign.started", running, now, trigger))
-            for start in self._timers.list_for_owner(OWNER_KIND, campaign.campaign_id):
-                if start.timer_type == START and start.status in (TIMER_PENDING, TIMER_FAILED):
-                    self._timers.stage_cancel(
-                        tx, start, trigger=trigger, actor=firing.actor, reason="superseded by the END timer", now=now
-                    )
+        # What is still pending (a late START, a REMINDER after a moved end) has nothing left to do.
+        # Their schedules, if any, deliver to a CANCELLED timer: a one-read no-op.
+        for other in self._timers.list_for_owner(OWNER_KIND, campaign.campaign_id):
+            if other.timer_id != timer.timer_id and other.status in (TIMER_PENDING, TIMER_FAILED):
+                self._timers.stage_cancel(
+                    tx, other, trigger=trigger, actor=firing.actor, reason="the campaign ended", now=now
+                )
         after = running.evolve(now, status=COMPLETED, completed_at=int(now), completed_by=trigger)
         entries.append(self._entry(running, after, trigger, firing.actor, now, timer_id=timer.timer_id))
         events.append(self._event("campaign.completed", after, now, trigger))
