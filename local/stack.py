@@ -14,7 +14,7 @@ from local.invoke import Invoker, module_name
 from local.pipes import PipeRunner
 from local.redis_server import RedisServer
 from local.resources import create_resources
-from local.runners import QueueConsumer, RateRunner, SchedulerRunner
+from local.runners import BusRuleConsumer, QueueConsumer, RateRunner, SchedulerRunner
 from local.services import LocalServices
 from local.template import REGION, Template, load_template, merged_env
 
@@ -57,6 +57,7 @@ class LocalStack:
         self.queue_consumers: list[QueueConsumer] = []
         self.rate_runner: RateRunner | None = None
         self.pipe_runners: list[PipeRunner] = []
+        self.bus_consumers: list[BusRuleConsumer] = []
         self.bootstrap_info: dict[str, Any] = {}
         self.env: dict[str, str] = {}
         self._saved_env: dict[str, str | None] = {}
@@ -153,6 +154,16 @@ class LocalStack:
             PipeRunner(pipe, template, self.dynamodb_endpoint_url, self.aws_endpoint_url).start()
             for pipe in template.pipes
         ]
+        self.bus_consumers = [
+            BusRuleConsumer(
+                rule,
+                invoker,
+                self.aws_endpoint_url,
+                retry_base_seconds=self.option("GATEHOUSE_LOCAL_RETRY_SECONDS") or 1.0,
+            ).start()
+            for rule in template.bus_rules
+            if rule.enabled
+        ]
 
     def stop(self) -> None:
         """Stops runners, the HTTP API and (if it started them) the services; restores the environment."""
@@ -161,7 +172,7 @@ class LocalStack:
         for pipe in self.pipe_runners:
             pipe.stop()
         self.pipe_runners = []
-        runners = [self.rate_runner, self.scheduler_runner, *self.queue_consumers]
+        runners = [self.rate_runner, self.scheduler_runner, *self.queue_consumers, *self.bus_consumers]
         for runner in runners:
             if runner is not None:
                 runner.stop_event.set()  # all at once, then wait: their waits overlap
@@ -170,6 +181,7 @@ class LocalStack:
                 runner.stop()
         self.rate_runner = self.scheduler_runner = None
         self.queue_consumers = []
+        self.bus_consumers = []
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None

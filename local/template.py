@@ -194,6 +194,27 @@ class RateEvent:
 
 
 @dataclass
+class BusRule:
+    """A function's `EventBridgeRule` event: events on `bus` matching `pattern` invoke the function."""
+
+    function: str  # logical id
+    name: str  # the event's name in the template
+    bus: str  # the bus's physical name
+    pattern: dict[str, Any]
+    enabled: bool
+    dead_letter_arn: str | None = None  # the function's DeadLetterQueue (SQS), for events it keeps failing
+
+    @property
+    def rule_name(self) -> str:
+        return f"{STACK_NAME}-{self.function}-{self.name}"[:64]
+
+    @property
+    def queue_name(self) -> str:
+        """The local stand-in for the rule's target: moto matches the pattern and delivers here."""
+        return f"{STACK_NAME}-rule-{self.function}-{self.name}"[:80]
+
+
+@dataclass
 class Template:
     path: Path
     root: Path
@@ -210,6 +231,7 @@ class Template:
     rate_events: list[RateEvent]
     pipes: list[Pipe] = field(default_factory=list)
     kms_keys: list[KmsKey] = field(default_factory=list)
+    bus_rules: list[BusRule] = field(default_factory=list)
     env_conflicts: list[str] = field(default_factory=list)
 
     @property
@@ -520,8 +542,11 @@ def load_template(
             continue
         fn = _function(logical_id, res.get("Properties") or {}, globals_fn, global_env, r=r, root=t.root)
         t.functions[logical_id] = fn
+        dead_letter = r.resolve((res.get("Properties") or {}).get("DeadLetterQueue") or {})
         for ev in fn.events:
             _attach_event(t, fn, ev, default_authorizers)
+            if ev.type in ("EventBridgeRule", "CloudWatchEvent"):
+                t.bus_rules.append(_bus_rule(t, fn, ev, dead_letter))
 
     for logical_id, res in resources.items():
         if isinstance(res, dict) and res.get("Type") == "AWS::Pipes::Pipe":
@@ -663,6 +688,23 @@ def _attach_event(t: Template, fn: Function, ev: EventSource, default_authorizer
                 enabled=bool(enabled),
             )
         )
+
+
+def _bus_rule(t: Template, fn: Function, ev: EventSource, dead_letter: dict[str, Any]) -> BusRule:
+    p = ev.properties
+    bus = str(p.get("EventBusName") or "default")
+    known = _logical_id_of(bus, t, t.buses)
+    pattern = p.get("Pattern")
+    if not isinstance(pattern, dict) or not pattern:
+        raise TemplateError(f"{fn.logical_id}.{ev.name}: an EventBridgeRule needs a Pattern")
+    return BusRule(
+        function=fn.logical_id,
+        name=ev.name,
+        bus=t.buses[known].name if known else bus,
+        pattern=pattern,
+        enabled=str(p.get("State", "ENABLED")) == "ENABLED" and bool(p.get("Enabled", True)),
+        dead_letter_arn=str(dead_letter["TargetArn"]) if dead_letter.get("Type") == "SQS" else None,
+    )
 
 
 def _env_conflicts(t: Template) -> list[str]:

@@ -19,9 +19,13 @@ FUNCTION_BY_PREFIX = {
     "docs": "DocsFunction",
     "keys": "KeysFunction",
     "ratelimit": "RateLimitFunction",
+    "campaigns": "CampaignsFunction",
+    "timer-fire": "TimerFireFunction",
+    "timer-sweep": "TimerSweepFunction",
+    "campaign-events": "CampaignEventsFunction",
 }
-# What each event must produce: an HTTP status, or the authorizer's isAuthorized.
-EXPECTED: dict[str, int | bool] = {
+# What each event must produce: an HTTP status, the authorizer's isAuthorized, or a job's answer status.
+EXPECTED: dict[str, int | bool | str] = {
     "authorizer-jwt-ok": True,
     "authorizer-apikey-ok": True,
     "authorizer-jwt-expired": False,
@@ -47,7 +51,20 @@ EXPECTED: dict[str, int | bool] = {
     "webhooks-sources-put-weak-secret": 400,
     "webhooks-events-list-failed": 200,
     "webhooks-events-list-wrong-scope": 403,
+    "campaigns-create": 201,
+    "campaigns-create-end-before-start": 400,
+    "campaigns-list": 200,
+    "campaigns-get-missing": 404,
+    "campaigns-lifecycle-missing": 404,
+    "campaigns-timers-pending-admin": 200,
+    "campaigns-timers-pending-forbidden": 403,
+    "timer-fire-unknown-timer": "ignored",  # a delivery for a timer that does not exist changes nothing
+    "timer-fire-malformed": "dropped",  # never retried: it can never succeed
+    "timer-sweep-scheduled": "swept",
+    "campaign-events-created": "applied",  # the first run creates it, a replay finds it (idempotent)
+    "campaign-events-cancelled-unknown": "dropped",
 }
+JOB_FUNCTIONS = {"TimerFireFunction", "TimerSweepFunction", "CampaignEventsFunction"}
 # Queue events: what the batch handler must answer.
 EXPECTED_BATCH: dict[str, dict[str, list[object]]] = {
     "webhooks-process-expired-event": {"batchItemFailures": []},
@@ -60,7 +77,12 @@ def test_every_event_file_has_an_expectation():
 
 
 def function_for(stem: str) -> str:
-    return next(fn for prefix, fn in FUNCTION_BY_PREFIX.items() if stem.startswith(prefix + "-"))
+    # The longest matching prefix wins ("webhooks-intake" before "webhooks").
+    return next(
+        fn
+        for prefix, fn in sorted(FUNCTION_BY_PREFIX.items(), key=lambda kv: -len(kv[0]))
+        if stem.startswith(prefix + "-")
+    )
 
 
 @pytest.fixture
@@ -142,11 +164,24 @@ def test_queue_event(local_stack, path):
     assert answer == EXPECTED_BATCH[path.stem]
 
 
-@pytest.mark.parametrize(
-    "path",
-    [p for p in EVENT_FILES if p.stem in EXPECTED and not p.stem.startswith("authorizer-")],
-    ids=lambda p: p.stem,
-)
+JOB_EVENTS = [p for p in EVENT_FILES if p.stem in EXPECTED and function_for(p.stem) in JOB_FUNCTIONS]
+HTTP_EVENTS = [
+    p
+    for p in EVENT_FILES
+    if p.stem in EXPECTED and not p.stem.startswith("authorizer-") and function_for(p.stem) not in JOB_FUNCTIONS
+]
+
+
+@pytest.mark.parametrize("path", JOB_EVENTS, ids=lambda p: p.stem)
+def test_job_event(local_stack, path):
+    answer = local_stack.invoke(function_for(path.stem), json.loads(path.read_text()))
+    if EXPECTED[path.stem] == "swept":
+        assert {"fired", "ignored", "verified", "recreated", "dead_letters"} <= set(answer), answer
+    else:
+        assert answer["status"] == EXPECTED[path.stem], answer
+
+
+@pytest.mark.parametrize("path", HTTP_EVENTS, ids=lambda p: p.stem)
 def test_http_event(local_stack, sample_webhook_sources, path):
     function = function_for(path.stem)
     answer = local_stack.invoke(function, json.loads(path.read_text()))

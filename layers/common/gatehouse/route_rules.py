@@ -14,10 +14,13 @@ from typing import Final
 
 from gatehouse.scopes import (
     ADMIN,
+    CAMPAIGNS_READ,
+    CAMPAIGNS_WRITE,
     KEYS_READ,
     KEYS_WRITE,
     RATELIMIT_ADMIN,
     RATELIMIT_CHECK,
+    TIMERS_WRITE,
     WEBHOOKS_ADMIN,
     WEBHOOKS_READ,
 )
@@ -63,6 +66,22 @@ ROUTES: Final[dict[str, RouteRule]] = {
     "GET /v1/webhook-events": RouteRule(WEBHOOKS_READ),
     "GET /v1/webhook-events/{eventId}": RouteRule(WEBHOOKS_READ),
     "POST /v1/webhook-events/{eventId}/replay": RouteRule(WEBHOOKS_ADMIN),
+    # Campaigns and their timers.
+    "POST /v1/campaigns": RouteRule(CAMPAIGNS_WRITE),
+    "GET /v1/campaigns": RouteRule(CAMPAIGNS_READ),
+    "GET /v1/campaigns/{campaignId}": RouteRule(CAMPAIGNS_READ),
+    "PATCH /v1/campaigns/{campaignId}": RouteRule(CAMPAIGNS_WRITE),
+    "POST /v1/campaigns/{campaignId}/cancel": RouteRule(CAMPAIGNS_WRITE),
+    "POST /v1/campaigns/{campaignId}/engagements": RouteRule(CAMPAIGNS_WRITE),
+    "GET /v1/campaigns/{campaignId}/lifecycle": RouteRule(CAMPAIGNS_READ),
+    "GET /v1/campaigns/{campaignId}/timers": RouteRule(CAMPAIGNS_READ),
+    "POST /v1/campaigns/{campaignId}/timers/{timerId}/execute": RouteRule(TIMERS_WRITE),
+    "DELETE /v1/campaigns/{campaignId}/timers/{timerId}": RouteRule(TIMERS_WRITE),
+    # Timers of every owner: operators only.
+    "GET /v1/timers/pending": RouteRule(ADMIN),
+    "GET /v1/timers/overdue": RouteRule(ADMIN),
+    "POST /v1/timers/process": RouteRule(ADMIN),
+    "POST /v1/recovery/trigger": RouteRule(ADMIN),
 }
 
 # What a route nobody declared needs: admin (fail closed).
