@@ -1,4 +1,4 @@
-"""The default EngagementSink until the campaigns area is wired in: logs the engagement, records nothing.
+"""An EngagementSink that logs the engagement and records nothing: for runs without the campaigns area.
 
 docs/webhooks.md#engagements: the integrator replaces it in webhooks/runtime.py with an adapter
 over the campaigns use case that records an engagement (idempotent per campaign, user and type).

@@ -9,7 +9,6 @@ from gatehouse.ratelimit.policies import Policy
 from gatehouse.settings import get_settings
 from gatehouse.webhooks.catalog import SourceCatalog
 from gatehouse.webhooks.dynamo import DynamoEventStore, DynamoSourceStore
-from gatehouse.webhooks.engagement_log import LoggingEngagementSink
 from gatehouse.webhooks.event_service import WebhookEventsService
 from gatehouse.webhooks.eventbridge import EventBridgePublisher
 from gatehouse.webhooks.failure_limiter import RateLimitedFailures, failure_policy
@@ -76,8 +75,11 @@ def webhook_events_service() -> WebhookEventsService:
 
 @provided
 def engagement_sink() -> EngagementSink:
-    """Where engagement events go: a log line until the campaigns area is wired here (docs/webhooks.md)."""
-    return LoggingEngagementSink()
+    """Where engagement events go: counted on their campaign (docs/webhooks.md#engagements)."""
+    from gatehouse.campaigns.runtime import campaigns_service
+    from gatehouse.webhooks.campaign_engagements import CampaignEngagements
+
+    return CampaignEngagements(campaigns_service())
 
 
 @provided
