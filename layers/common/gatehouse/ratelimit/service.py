@@ -260,8 +260,9 @@ class RateLimitService:
                 details=[{"field": "scope", "message": f"requires {RATELIMIT_ADMIN}"}],
             )
         names = list(dict.fromkeys(n.strip() for n in (policy_names or registry.default_tier).split(",") if n.strip()))
-        if len(names) > MAX_USAGE_POLICIES:
-            raise ValidationError(details=[{"field": "policy", "message": f"at most {MAX_USAGE_POLICIES} policies"}])
+        if not 0 < len(names) <= MAX_USAGE_POLICIES:
+            message = f"name 1 to {MAX_USAGE_POLICIES} policies, separated by commas"
+            raise ValidationError(details=[{"field": "policy", "message": message}])
         unknown = [n for n in names if registry.get(n) is None]
         if unknown:
             raise ValidationError(details=[{"field": "policy", "message": f"unknown policies {unknown}"}])
