@@ -120,6 +120,16 @@ def test_invalid_input_is_a_validation_error(service, kwargs, field):
     assert invalid.value.details[0]["field"] == field
 
 
+@pytest.mark.parametrize("owner_id", ["check:partner-42", "key_AAAAAAAAAAAAAAAAAAAA"])
+def test_an_owner_id_in_a_reserved_namespace_is_refused_even_for_admin(service, owner_id):
+    # An owner "check:partner-42" would share its credential budget with the check API's subject
+    # "partner-42" (the same Redis counter), which any ratelimit:check caller can drain; a JWT
+    # cannot claim these namespaces either.
+    with pytest.raises(ValidationError) as invalid:
+        service.create_key(ADMIN, "n", ["keys:read"], owner_id=owner_id)
+    assert invalid.value.details[0]["field"] == "ownerId"
+
+
 def test_expiry_in_the_future_is_stored_and_enforced(service, store, clock):
     expires = datetime.fromtimestamp(NOW, UTC) + timedelta(hours=1)
     view, secret = service.create_key(USER, "temp", [], expires_at=expires)

@@ -185,3 +185,25 @@ def test_public_readiness_names_components_and_statuses_never_resources_or_excep
     logged = json.dumps([vars(r) for r in caplog.records if r.name == "gatehouse.health.probes"], default=str)
     for detail in (TABLE, GROUP, DLQ_URL, "InternalTableMissingError"):
         assert (detail in logged) is fail, detail
+
+
+def test_wiring_reset_forgets_the_cached_readiness(monkeypatch):
+    # docs/architecture.md: gatehouse.wiring.reset() is the one way to rebuild what a process keeps.
+    from gatehouse.health import probes
+    from tests.helpers import FakeLambdaContext, http_event
+    from tests.inprocess import load_handler
+
+    monkeypatch.setenv("HEALTH_CACHE_SECONDS", "3600")
+    monkeypatch.delenv("SCHEDULER_DLQ_URL", raising=False)
+    failing = threading.Event()
+    monkeypatch.setattr(probes, "fail_fast_client", lambda service: FakeAws(failing.is_set()))
+    monkeypatch.setattr(probes, "redis_client", lambda: FakeRedis(failing.is_set()))
+    reset()
+    handler = load_handler("health")
+    # Given a readiness result cached for an hour,
+    assert handler(http_event("GET", "/health/ready"), FakeLambdaContext())["statusCode"] == 200
+    failing.set()
+    # When everything is rebuilt, Then readiness asks the dependencies again.
+    reset()
+    assert handler(http_event("GET", "/health/ready"), FakeLambdaContext())["statusCode"] == 503
+    reset()

@@ -24,8 +24,26 @@ RESERVED_ID_PREFIXES: Final = ("key_", "check:", "webhook:")
 MAX_TOKEN_LENGTH: Final = 8192
 
 
+# The most UTF-8 bytes a principal or owner id may take: an owner id is part of DynamoDB keys
+# (OWNER#<ownerId>, at most 2048 bytes), and an email address (254) behind an issuer's prefix fits.
+MAX_ID_BYTES: Final = 1024
+
+
 def is_reserved_id(value: str) -> bool:
     return value.startswith(RESERVED_ID_PREFIXES)
+
+
+def is_storable_id(value: str) -> bool:
+    """Whether `value` can name a principal or an owner: 1 to MAX_ID_BYTES bytes of UTF-8.
+
+    A JSON string can carry a lone surrogate ("\\ud800"), which no UTF-8 store can hold: such an
+    id would fail every DynamoDB write and every Redis key of its rate-limit checks.
+    """
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        return False
+    return 0 < size <= MAX_ID_BYTES
 
 
 def _expiry_from_context(value: Any) -> str | None:

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from gatehouse.health.probes import Probe, dead_letter_probe, dynamodb_probe, redis_probe, scheduler_probe
 from gatehouse.health.records import Status
+from gatehouse.health.service import ReadinessCache
 from gatehouse.ratelimit.runtime import policy_registry
 from gatehouse.settings import Settings
+from gatehouse.wiring import provided
+
+
+@provided
+def readiness_cache() -> ReadinessCache:
+    """The process's last readiness result, kept warm (and forgotten by gatehouse.wiring.reset())."""
+    return ReadinessCache()
 
 
 def redis_down_status() -> Status:

@@ -23,7 +23,7 @@ from gatehouse.errors import AuthenticationError, AuthorizationError, ConflictEr
 from gatehouse.keys import api_key_format
 from gatehouse.keys.records import ACTIVE, KeyCapReached, KeyRecord, KeyStore
 from gatehouse.keys.views import ApiKeyPage, ApiKeyView
-from gatehouse.principal import TIERS, Principal
+from gatehouse.principal import RESERVED_ID_PREFIXES, TIERS, Principal, is_reserved_id
 from gatehouse.scopes import ADMIN, ALL_SCOPES, has_scope
 from gatehouse.times import from_rfc3339, to_rfc3339
 
@@ -106,6 +106,9 @@ class KeysService:
             raise _invalid("tier", f"must be one of {', '.join(TIERS)}")
         if owner_id is not None and (not isinstance(owner_id, str) or not 0 < len(owner_id) <= MAX_OWNER_ID_LENGTH):
             raise _invalid("ownerId", f"must be 1 to {MAX_OWNER_ID_LENGTH} characters")
+        if owner_id is not None and is_reserved_id(owner_id):
+            # As for a JWT's: an owner "check:S" would share the check API's counters of S.
+            raise _invalid("ownerId", f"must not start with {' or '.join(RESERVED_ID_PREFIXES)}")
         # Escalation rules (403). Passing one's own tier/owner changes nothing and is allowed.
         not_held = sorted(s for s in wanted if not has_scope(caller.scopes, s))
         if not_held:
