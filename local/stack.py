@@ -234,7 +234,7 @@ class LocalStack:
             if key in os.environ:
                 self._saved_env.setdefault(key, os.environ.get(key))
                 del os.environ[key]
-        _clear_settings_cache()
+        _reset_wiring()
 
     def _restore_env(self) -> None:
         for key, value in self._saved_env.items():
@@ -243,7 +243,7 @@ class LocalStack:
             else:
                 os.environ[key] = value
         self._saved_env.clear()
-        _clear_settings_cache()
+        _reset_wiring()
 
     # -- helpers for tests -------------------------------------------------------------------------------------
     def invoke(self, logical_id: str, event: Any) -> Any:
@@ -261,7 +261,7 @@ class LocalStack:
         return sys.modules[name]
 
 
-def _clear_settings_cache() -> None:
+def _reset_wiring() -> None:
     """Rebuild every wired object (settings, clients, services) from the environment just set.
 
     Only when the layer is already imported: the stack must not import it before activate()

@@ -369,6 +369,23 @@ def test_a_revoked_key_mints_nothing_while_its_allow_is_cached(service, store, c
     assert service.get_key(USER, target.id).status == "active"
 
 
+def test_a_revoked_or_rotated_out_key_revokes_nothing_but_itself(service, store, clock):
+    # Given a leaked keys:write key whose allow the gateway cached, and which its owner rotated,
+    view, secret = service.create_key(USER, "leaked", ["keys:read", "keys:write"])
+    cached = as_handler_sees(store, clock, secret)
+    other, _ = service.create_key(USER, "other", ["keys:read"])
+    replacement, _ = service.rotate_key(USER, view.id, grace_period_seconds=600)
+    # it cannot revoke the key that replaced it, nor any other of its owner's keys (401),
+    for victim in (replacement.id, other.id):
+        with pytest.raises(AuthenticationError):
+            service.revoke_key(cached, victim)
+        assert service.get_key(USER, victim).status == "active"
+    # but it may still retire itself early; once revoked, it revokes nothing at all.
+    assert service.revoke_key(cached, view.id).status == "revoked"
+    with pytest.raises(AuthenticationError):
+        service.revoke_key(cached, other.id)
+
+
 def test_a_rotated_out_key_mints_nothing_even_inside_its_grace(service, store, clock):
     # Given a key whose allow was cached before it was rotated (its context shows no expiry),
     view, secret = service.create_key(USER, "old", ["keys:read", "keys:write"])

@@ -38,7 +38,7 @@ _TIMEOUTS = (RedisTimeoutError, socket.timeout, TimeoutError)
 # during a failover, a dataset loading, a script hogging the server, a cluster reconfiguring. They
 # are outages for each policy's failure mode, like a timeout (docs/rate-limits.md#when-redis-fails).
 OUTAGE_REPLIES = frozenset(
-    {"OOM", "READONLY", "LOADING", "BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS"}
+    {"OOM", "READONLY", "LOADING", "BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS", "MISCONF"}
 )
 # Redis before 7 wraps the error of a script's redis.call: "ERR Error running script (...): ... -OOM ...".
 _WRAPPED_REPLY = re.compile(rf"-({'|'.join(sorted(OUTAGE_REPLIES))})\b")
