@@ -6,7 +6,7 @@ import argparse
 import os
 from collections.abc import Callable
 
-from bench import auth, coldstart, counts, ratelimit, resilience
+from bench import auth, coldstart, counts, ratelimit, resilience, timers, webhooks
 from bench.table import Table
 from local.redis_server import RedisServer
 
@@ -15,8 +15,10 @@ SECTIONS: dict[str, Callable[[str, int], list[Table]]] = {
     "ratelimit": ratelimit.run,
     "resilience": resilience.run,
     "auth": auth.run,
+    "webhooks": webhooks.run,
     "coldstart": coldstart.run,
     "counts": counts.run,
+    "timers": timers.run,
 }
 
 

@@ -43,7 +43,7 @@ from botocore.client import BaseClient
 
 from bench.table import Table
 from gatehouse.auth import runtime as auth_runtime
-from gatehouse.health import service as readiness
+from gatehouse.health.runtime import readiness_cache
 from local.bootstrap import bootstrap
 from local.stack import LocalStack
 
@@ -160,7 +160,7 @@ class _Request:
 
 
 def _expire_readiness() -> None:
-    readiness.readiness_cache._last = None
+    readiness_cache.reset()
 
 
 REQUESTS = (

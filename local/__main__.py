@@ -113,6 +113,7 @@ def _banner(stack: LocalStack, info: dict[str, Any], local_json: Path, log_dir: 
         f"Routes ({len(routes)}):",
         *(f"  {r.route_key:{width}}  -> {r.function}{'' if r.protected else '  (public)'}" for r in routes),
         "",
+        *_event_sources(stack),
         "First call:",
         f"  curl -s {stack.api_url}/health",
     ]  # fmt: skip
@@ -120,6 +121,24 @@ def _banner(stack: LocalStack, info: dict[str, Any], local_json: Path, log_dir: 
         lines.append(f'  curl -s -H "Authorization: Bearer $(jq -r .adminKey {local_json})" {stack.api_url}/v1/me')
     lines += ["", "Ctrl-C stops everything."]
     print("\n".join(lines), flush=True)
+
+
+def _event_sources(stack: LocalStack) -> list[str]:
+    """What fires functions besides HTTP: schedules, rate events, queues and bus rules."""
+    t = stack.template
+    assert t is not None
+    runner = stack.scheduler_runner
+    lines = ["Event sources:"]
+    if runner is not None and runner.groups:
+        lines.append(f"  schedules in {', '.join(runner.groups)}: due ones fired every {runner.poll_seconds:g} s")
+    lines += [f"  {ev.expression} -> {ev.function}" for ev in t.rate_events if ev.enabled]
+    lines += [f"  queue {t.queues[q.queue].name} -> {q.function}" for q in t.sqs_sources if q.enabled]
+    lines += [
+        f"  bus {rule.bus}: {', '.join(map(str, rule.pattern.get('detail-type') or ['*']))} -> {rule.function}"
+        for rule in t.bus_rules
+        if rule.enabled
+    ]
+    return [*lines, ""] if len(lines) > 1 else []
 
 
 if __name__ == "__main__":

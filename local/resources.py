@@ -1,4 +1,4 @@
-"""Creates the template's tables, queues, buses and schedule groups on the local services, idempotently."""
+"""Creates the template's tables, queues, buses, bus rules and schedule groups on the local services, idempotently."""
 
 from __future__ import annotations
 
@@ -114,6 +114,35 @@ def create_resources(t: Template, aws_endpoint_url: str, dynamodb_endpoint_url: 
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ResourceAlreadyExistsException":
                 raise
+
+    kms = client("kms", aws_endpoint_url)
+    for key in t.kms_keys:
+        # Functions name the key by its alias (moto picks key ids): create both once.
+        try:
+            kms.describe_key(KeyId=key.alias)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "NotFoundException":
+                raise
+            key_id = kms.create_key(Description=f"local {key.logical_id}")["KeyMetadata"]["KeyId"]
+            kms.create_alias(AliasName=key.alias, TargetKeyId=key_id)
+    # A function's EventBridgeRule: the rule on moto (which matches its pattern) targets a local queue,
+    # which the stack's BusRuleConsumer reads to invoke the function as EventBridge would.
+    for rule in t.bus_rules:
+        url = sqs.create_queue(QueueName=rule.queue_name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(
+            Name=rule.rule_name,
+            EventBusName=rule.bus,
+            EventPattern=json.dumps(rule.pattern),
+            State="ENABLED" if rule.enabled else "DISABLED",
+        )
+        # The whole event, as EventBridge gives a Lambda target (moto's default input drops `account`).
+        whole_event = {"InputPathsMap": {}, "InputTemplate": "<aws.events.event.json>"}
+        events.put_targets(
+            Rule=rule.rule_name,
+            EventBusName=rule.bus,
+            Targets=[{"Id": "local-delivery", "Arn": arn, "InputTransformer": whole_event}],
+        )
 
     scheduler = client("scheduler", aws_endpoint_url)
     for group in t.schedule_groups.values():

@@ -1,4 +1,4 @@
-"""Background runners that stand in for AWS's event sources: Scheduler, SQS event source mappings, rate rules."""
+"""Background runners that stand in for AWS's event sources: Scheduler, SQS event sources, rate rules, bus rules."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from local.invoke import Invoker
 from local.resources import client
-from local.template import ACCOUNT_ID, REGION, RateEvent, SqsSource, Template, arn_for
+from local.template import ACCOUNT_ID, REGION, BusRule, RateEvent, SqsSource, Template, arn_for
 
 _UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
 _AWS_ERRORS = (ClientError, BotoCoreError, OSError)
@@ -447,3 +447,88 @@ class RateRunner(_Runner):
             "resources": [resource],
             "detail": {},
         }
+
+
+class BusRuleConsumer(_Runner):
+    """A function's EventBridgeRule: events matching its pattern invoke the function, as EventBridge does.
+
+    moto matches the pattern and puts each matching event on the rule's local queue (created by
+    local/resources.py); this runner takes it from there and invokes the function asynchronously,
+    as EventBridge does a Lambda target: the event envelope as the payload, and on a function error
+    two more attempts with backoff (Lambda's asynchronous retries), then the function's
+    dead-letter queue if it has one.
+    """
+
+    ASYNC_ATTEMPTS = 3  # Lambda's asynchronous invocation: the first attempt and two retries
+
+    def __init__(
+        self, rule: BusRule, invoker: Invoker, aws_endpoint_url: str, *, retry_base_seconds: float = 1.0
+    ) -> None:
+        super().__init__()
+        self.rule = rule
+        self.invoker = invoker
+        self.name = f"bus-{rule.function}-{rule.name}"
+        self.retry_base_seconds = retry_base_seconds
+        self.sqs = client("sqs", aws_endpoint_url)
+        self.deliveries: list[Delivery] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> BusRuleConsumer:
+        self._spawn(self._loop)
+        return self
+
+    def _loop(self) -> None:
+        url = None
+        while not self.stop_event.is_set():
+            try:
+                url = url or self.sqs.get_queue_url(QueueName=self.rule.queue_name)["QueueUrl"]
+                self.poll_once(url)
+            except _AWS_ERRORS:
+                _log_exception(f"{self.name}: polling {self.rule.queue_name} failed (will retry)")
+                self.stop_event.wait(1.0)
+
+    def poll_once(self, url: str) -> None:
+        answer = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        for message in answer.get("Messages") or []:
+            # Taken off the queue at once: from here on the event is Lambda's asynchronous queue's.
+            self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            try:
+                event = json.loads(message["Body"])
+            except ValueError:
+                _log(f"{self.name}: dropping a message that is not an event")
+                continue
+            event.pop("ingestion-time", None)  # moto's bookkeeping, not part of EventBridge's envelope
+            self._spawn(self._deliver, event, name=f"{self.name}-{event.get('id', '')}")
+
+    def _deliver(self, event: dict[str, Any]) -> None:
+        error = ""
+        for attempt in range(1, self.ASYNC_ATTEMPTS + 1):
+            try:
+                self.invoker.invoke(self.rule.function, event)
+                self._record(Delivery(self.name, attempt, True))
+                return
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                self._record(Delivery(self.name, attempt, False, error))
+                _log(f"{self.name}: attempt {attempt} failed: {error}")
+            if attempt < self.ASYNC_ATTEMPTS and self.stop_event.wait(self.retry_base_seconds * attempt):
+                return
+        self._dead_letter(event, error)
+
+    def _record(self, delivery: Delivery) -> None:
+        with self._lock:
+            self.deliveries.append(delivery)
+
+    def _dead_letter(self, event: dict[str, Any], error: str) -> None:
+        if not self.rule.dead_letter_arn:
+            _log(f"{self.name}: event {event.get('id')} failed every attempt and the function has no DLQ: dropped")
+            return
+        try:
+            url = self.sqs.get_queue_url(QueueName=self.rule.dead_letter_arn.rsplit(":", 1)[1])["QueueUrl"]
+            self.sqs.send_message(
+                QueueUrl=url,
+                MessageBody=json.dumps(event),
+                MessageAttributes={"ErrorMessage": {"DataType": "String", "StringValue": error[:256] or "failed"}},
+            )
+        except _AWS_ERRORS:
+            _log_exception(f"{self.name}: could not dead-letter event {event.get('id')}")

@@ -11,9 +11,10 @@ from typing import Any
 
 from local.emulator import HttpApiEmulator
 from local.invoke import Invoker, module_name
+from local.pipes import PipeRunner
 from local.redis_server import RedisServer
 from local.resources import create_resources
-from local.runners import QueueConsumer, RateRunner, SchedulerRunner
+from local.runners import BusRuleConsumer, QueueConsumer, RateRunner, SchedulerRunner
 from local.services import LocalServices
 from local.template import REGION, Template, load_template, merged_env
 
@@ -55,6 +56,8 @@ class LocalStack:
         self.scheduler_runner: SchedulerRunner | None = None
         self.queue_consumers: list[QueueConsumer] = []
         self.rate_runner: RateRunner | None = None
+        self.pipe_runners: list[PipeRunner] = []
+        self.bus_consumers: list[BusRuleConsumer] = []
         self.bootstrap_info: dict[str, Any] = {}
         self.env: dict[str, str] = {}
         self._saved_env: dict[str, str | None] = {}
@@ -147,10 +150,29 @@ class LocalStack:
             if source.enabled
         ]
         self.rate_runner = RateRunner(template.rate_events, invoker, rate_override).start()
+        self.pipe_runners = [
+            PipeRunner(pipe, template, self.dynamodb_endpoint_url, self.aws_endpoint_url).start()
+            for pipe in template.pipes
+        ]
+        self.bus_consumers = [
+            BusRuleConsumer(
+                rule,
+                invoker,
+                self.aws_endpoint_url,
+                retry_base_seconds=self.option("GATEHOUSE_LOCAL_RETRY_SECONDS") or 1.0,
+            ).start()
+            for rule in template.bus_rules
+            if rule.enabled
+        ]
 
     def stop(self) -> None:
         """Stops runners, the HTTP API and (if it started them) the services; restores the environment."""
-        runners = [self.rate_runner, self.scheduler_runner, *self.queue_consumers]
+        for pipe in self.pipe_runners:
+            pipe.stop_event.set()
+        for pipe in self.pipe_runners:
+            pipe.stop()
+        self.pipe_runners = []
+        runners = [self.rate_runner, self.scheduler_runner, *self.queue_consumers, *self.bus_consumers]
         for runner in runners:
             if runner is not None:
                 runner.stop_event.set()  # all at once, then wait: their waits overlap
@@ -159,6 +181,7 @@ class LocalStack:
                 runner.stop()
         self.rate_runner = self.scheduler_runner = None
         self.queue_consumers = []
+        self.bus_consumers = []
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None
@@ -213,7 +236,7 @@ class LocalStack:
             if key in os.environ:
                 self._saved_env.setdefault(key, os.environ.get(key))
                 del os.environ[key]
-        _clear_settings_cache()
+        _reset_wiring()
 
     def _restore_env(self) -> None:
         for key, value in self._saved_env.items():
@@ -222,7 +245,7 @@ class LocalStack:
             else:
                 os.environ[key] = value
         self._saved_env.clear()
-        _clear_settings_cache()
+        _reset_wiring()
 
     # -- helpers for tests -------------------------------------------------------------------------------------
     def invoke(self, logical_id: str, event: Any) -> Any:
@@ -240,7 +263,7 @@ class LocalStack:
         return sys.modules[name]
 
 
-def _clear_settings_cache() -> None:
+def _reset_wiring() -> None:
     """Rebuild every wired object (settings, clients, services) from the environment just set.
 
     Only when the layer is already imported: the stack must not import it before activate()

@@ -155,6 +155,26 @@ class Schedule:
 
 
 @dataclass
+class Pipe:
+    """An AWS::Pipes::Pipe from a table's stream to a queue (the local pipe runner forwards it)."""
+
+    logical_id: str
+    table: str  # logical id of the source table
+    queue: str  # logical id of the target queue
+    patterns: list[dict[str, Any]]  # FilterCriteria patterns (any one matches)
+    input_template: str | None
+    batch_size: int
+
+
+@dataclass
+class KmsKey:
+    """An AWS::KMS::Key known locally by its alias (moto chooses key ids, an alias is stable)."""
+
+    logical_id: str
+    alias: str
+
+
+@dataclass
 class SqsSource:
     function: str
     queue: str  # logical id of the queue
@@ -174,6 +194,27 @@ class RateEvent:
 
 
 @dataclass
+class BusRule:
+    """A function's `EventBridgeRule` event: events on `bus` matching `pattern` invoke the function."""
+
+    function: str  # logical id
+    name: str  # the event's name in the template
+    bus: str  # the bus's physical name
+    pattern: dict[str, Any]
+    enabled: bool
+    dead_letter_arn: str | None = None  # the function's DeadLetterQueue (SQS), for events it keeps failing
+
+    @property
+    def rule_name(self) -> str:
+        return f"{STACK_NAME}-{self.function}-{self.name}"[:64]
+
+    @property
+    def queue_name(self) -> str:
+        """The local stand-in for the rule's target: moto matches the pattern and delivers here."""
+        return f"{STACK_NAME}-rule-{self.function}-{self.name}"[:80]
+
+
+@dataclass
 class Template:
     path: Path
     root: Path
@@ -188,6 +229,9 @@ class Template:
     schedules: dict[str, Schedule]
     sqs_sources: list[SqsSource]
     rate_events: list[RateEvent]
+    pipes: list[Pipe] = field(default_factory=list)
+    kms_keys: list[KmsKey] = field(default_factory=list)
+    bus_rules: list[BusRule] = field(default_factory=list)
     env_conflicts: list[str] = field(default_factory=list)
 
     @property
@@ -230,6 +274,7 @@ class Resolver:
                 "AWS::Serverless::Function": "FunctionName",
                 "AWS::Lambda::Function": "FunctionName",
                 "AWS::Serverless::LayerVersion": "LayerName",
+                "AWS::KMS::Alias": "AliasName",
             }.get(res.get("Type", ""), "Name")
             given = props.get(key)
             name = str(self.resolve(given)) if given is not None else f"{STACK_NAME}-{logical_id}"
@@ -478,6 +523,10 @@ def load_template(
             t.buses[logical_id] = Bus(logical_id, r.physical_name(logical_id))
         elif rtype == "AWS::Scheduler::ScheduleGroup":
             t.schedule_groups[logical_id] = ScheduleGroup(logical_id, r.physical_name(logical_id))
+        elif rtype == "AWS::KMS::Alias":
+            target = props.get("TargetKeyId")
+            if isinstance(target, dict) and "Ref" in target:
+                t.kms_keys.append(KmsKey(target["Ref"], r.physical_name(logical_id)))
         elif rtype == "AWS::Scheduler::Schedule":
             t.schedules[logical_id] = Schedule(logical_id, r.physical_name(logical_id), r.resolve(props))
         elif rtype == "AWS::Serverless::HttpApi":
@@ -493,8 +542,15 @@ def load_template(
             continue
         fn = _function(logical_id, res.get("Properties") or {}, globals_fn, global_env, r=r, root=t.root)
         t.functions[logical_id] = fn
+        dead_letter = r.resolve((res.get("Properties") or {}).get("DeadLetterQueue") or {})
         for ev in fn.events:
             _attach_event(t, fn, ev, default_authorizers)
+            if ev.type in ("EventBridgeRule", "CloudWatchEvent"):
+                t.bus_rules.append(_bus_rule(t, fn, ev, dead_letter))
+
+    for logical_id, res in resources.items():
+        if isinstance(res, dict) and res.get("Type") == "AWS::Pipes::Pipe":
+            t.pipes.append(_pipe(logical_id, r.resolve(res.get("Properties") or {}), t))
 
     # Authorizer function ids were known only as ARNs until the functions were read.
     for spec in t.authorizers.values():
@@ -504,6 +560,25 @@ def load_template(
         spec.function = target.logical_id
     t.env_conflicts = _env_conflicts(t)
     return t
+
+
+def _pipe(logical_id: str, props: dict[str, Any], t: Template) -> Pipe:
+    source = str(props.get("Source", ""))
+    table = next((tid for tid, tb in t.tables.items() if f":table/{tb.name}/stream/" in source), None)
+    queue = _logical_id_of(props.get("Target"), t, t.queues)
+    if table is None or queue is None:
+        raise TemplateError(f"{logical_id}: only a pipe from a table stream to a queue of this template runs locally")
+    source_params = props.get("SourceParameters") or {}
+    filters = ((source_params.get("FilterCriteria") or {}).get("Filters")) or []
+    stream = source_params.get("DynamoDBStreamParameters") or {}
+    return Pipe(
+        logical_id=logical_id,
+        table=table,
+        queue=queue,
+        patterns=[json.loads(f["Pattern"]) for f in filters if "Pattern" in f],
+        input_template=(props.get("TargetParameters") or {}).get("InputTemplate"),
+        batch_size=int(stream.get("BatchSize", 10)),
+    )
 
 
 def _authorizer(name: str, spec: dict[str, Any], r: Resolver) -> AuthorizerSpec:
@@ -613,6 +688,23 @@ def _attach_event(t: Template, fn: Function, ev: EventSource, default_authorizer
                 enabled=bool(enabled),
             )
         )
+
+
+def _bus_rule(t: Template, fn: Function, ev: EventSource, dead_letter: dict[str, Any]) -> BusRule:
+    p = ev.properties
+    bus = str(p.get("EventBusName") or "default")
+    known = _logical_id_of(bus, t, t.buses)
+    pattern = p.get("Pattern")
+    if not isinstance(pattern, dict) or not pattern:
+        raise TemplateError(f"{fn.logical_id}.{ev.name}: an EventBridgeRule needs a Pattern")
+    return BusRule(
+        function=fn.logical_id,
+        name=ev.name,
+        bus=t.buses[known].name if known else bus,
+        pattern=pattern,
+        enabled=str(p.get("State", "ENABLED")) == "ENABLED" and bool(p.get("Enabled", True)),
+        dead_letter_arn=str(dead_letter["TargetArn"]) if dead_letter.get("Type") == "SQS" else None,
+    )
 
 
 def _env_conflicts(t: Template) -> list[str]:

@@ -149,3 +149,10 @@ def test_gcra_state_of_the_largest_valid_window_stays_exact_in_lua(redis_url, li
     assert 0 < denied.windows[0].retry_after_ms <= -(-interval // 1000)
     assert int(client.get(keys_for(subject, scoped)[0])) == stored
     client.close()
+
+
+@pytest.mark.parametrize("cost", [True, "5", 5.0])
+def test_a_cost_must_be_a_whole_json_number(api, cost):
+    # `true` was once read as a cost of 1 and "5" as 5: a caller's mistake, answered as one.
+    answer = api.check({"subject": f"bounds-{uuid.uuid4().hex[:12]}", "limits": [ORDINARY], "cost": cost})
+    assert answer.status == 400 and "cost" in _fields(answer), answer

@@ -41,7 +41,8 @@ def service(client):
 
 def test_an_owners_keys_share_credentials_in_one_round_trip_and_one_slot(service, client):
     owner = f"org-{uuid.uuid4().hex}"
-    keys = [Principal(f"key_{uuid.uuid4().hex[:20]}", owner, "apiKey", "starter", key_id=None) for _ in range(3)]
+    minting = frozenset({"keys:write"})
+    keys = [Principal(f"key_{uuid.uuid4().hex[:20]}", owner, "apiKey", "starter", minting) for _ in range(3)]
     service.charge_request(keys[0], "GET /v1/me")  # connection and script cache warm
     CountingConnection.sent = 0
     answers = [service.charge_request(keys[i % 3], "POST /v1/keys") for i in range(6)]

@@ -269,3 +269,16 @@ def test_a_jwks_larger_than_the_cap_is_a_failed_fetch():
     too_big = b'{"keys": [], "pad": "' + b"x" * MAX_JWKS_BYTES + b'"}'
     with LoopbackIdp(too_big) as idp, pytest.raises(JwksFetchError, match="too large"):
         fetch_url(idp.url("/jwks.json"))
+
+
+def test_a_failed_fetch_logs_the_jwks_url_without_what_may_be_a_credential(caplog):
+    def failing(url):
+        raise JwksFetchError("boom")
+
+    url = "https://user:s3cr3t-pass@idp.example/tenant/jwks.json?api_key=s3cr3t-query#frag"
+    cache = JwksCache(url, fetch=failing, clock=Clock())
+    with caplog.at_level("WARNING"), pytest.raises(InvalidToken):
+        cache.get_key("k1", "RS256")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "https://idp.example/tenant/jwks.json" in logged
+    assert "s3cr3t" not in logged and "user" not in logged

@@ -339,6 +339,32 @@ def test_a_jwt_can_never_take_an_api_key_or_check_subject(extra, dev):
         verifier.verify(hs(claims(**extra)))
 
 
+@pytest.mark.parametrize(
+    ("extra", "dev"),
+    [
+        # A lone surrogate (JSON "\\ud800"): no DynamoDB key or Redis key can hold it, so every
+        # rate-limit check of this principal would fail on this side of Redis.
+        ({"sub": "evil-\ud800"}, {}),
+        ({"sub": "u1", "org": "org-\udfff"}, {"ownerClaim": "org"}),
+        # Longer than an owner id may be: OWNER#<ownerId> is a DynamoDB key (2048 bytes at most).
+        ({"sub": "u" * 1100}, {}),
+        ({"sub": "\u00e9" * 600}, {}),
+        ({"sub": "u1", "org": "o" * 1100}, {"ownerClaim": "org"}),
+    ],
+)
+def test_a_principal_or_owner_id_no_store_can_hold_is_refused(extra, dev):
+    config = {"issuer": DEV_ISS, "audience": AUD, "secret": SECRET} | dev
+    verifier = JwtVerifier(parse_issuers(json.dumps([config])))
+    with pytest.raises(InvalidToken, match="principal or owner id"):
+        verifier.verify(hs(claims(**extra)))
+
+
+def test_an_email_subject_behind_a_prefix_is_a_principal():
+    email = "a" * 64 + "@" + "b" * 189 + ".io"  # the longest address RFC 5321 allows
+    principal = make_verifier().verify(hs(claims(sub=email)))
+    assert principal.principal_id == DEV_PREFIX + email
+
+
 # --- scopes, tier, owner ---------------------------------------------------------------------
 
 

@@ -120,6 +120,16 @@ def test_invalid_input_is_a_validation_error(service, kwargs, field):
     assert invalid.value.details[0]["field"] == field
 
 
+@pytest.mark.parametrize("owner_id", ["check:partner-42", "key_AAAAAAAAAAAAAAAAAAAA"])
+def test_an_owner_id_in_a_reserved_namespace_is_refused_even_for_admin(service, owner_id):
+    # An owner "check:partner-42" would share its credential budget with the check API's subject
+    # "partner-42" (the same Redis counter), which any ratelimit:check caller can drain; a JWT
+    # cannot claim these namespaces either.
+    with pytest.raises(ValidationError) as invalid:
+        service.create_key(ADMIN, "n", ["keys:read"], owner_id=owner_id)
+    assert invalid.value.details[0]["field"] == "ownerId"
+
+
 def test_expiry_in_the_future_is_stored_and_enforced(service, store, clock):
     expires = datetime.fromtimestamp(NOW, UTC) + timedelta(hours=1)
     view, secret = service.create_key(USER, "temp", [], expires_at=expires)
@@ -357,6 +367,23 @@ def test_a_revoked_key_mints_nothing_while_its_allow_is_cached(service, store, c
         service.rotate_key(cached, target.id)
     assert {k.name for k in service.list_keys(USER).items} == {"target", "leaked"}
     assert service.get_key(USER, target.id).status == "active"
+
+
+def test_a_revoked_or_rotated_out_key_revokes_nothing_but_itself(service, store, clock):
+    # Given a leaked keys:write key whose allow the gateway cached, and which its owner rotated,
+    view, secret = service.create_key(USER, "leaked", ["keys:read", "keys:write"])
+    cached = as_handler_sees(store, clock, secret)
+    other, _ = service.create_key(USER, "other", ["keys:read"])
+    replacement, _ = service.rotate_key(USER, view.id, grace_period_seconds=600)
+    # it cannot revoke the key that replaced it, nor any other of its owner's keys (401),
+    for victim in (replacement.id, other.id):
+        with pytest.raises(AuthenticationError):
+            service.revoke_key(cached, victim)
+        assert service.get_key(USER, victim).status == "active"
+    # but it may still retire itself early; once revoked, it revokes nothing at all.
+    assert service.revoke_key(cached, view.id).status == "revoked"
+    with pytest.raises(AuthenticationError):
+        service.revoke_key(cached, other.id)
 
 
 def test_a_rotated_out_key_mints_nothing_even_inside_its_grace(service, store, clock):

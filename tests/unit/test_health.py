@@ -187,6 +187,28 @@ def test_public_readiness_names_components_and_statuses_never_resources_or_excep
         assert (detail in logged) is fail, detail
 
 
+def test_wiring_reset_forgets_the_cached_readiness(monkeypatch):
+    # docs/architecture.md: gatehouse.wiring.reset() is the one way to rebuild what a process keeps.
+    from gatehouse.health import probes
+    from tests.helpers import FakeLambdaContext, http_event
+    from tests.inprocess import load_handler
+
+    monkeypatch.setenv("HEALTH_CACHE_SECONDS", "3600")
+    monkeypatch.delenv("SCHEDULER_DLQ_URL", raising=False)
+    failing = threading.Event()
+    monkeypatch.setattr(probes, "fail_fast_client", lambda service: FakeAws(failing.is_set()))
+    monkeypatch.setattr(probes, "redis_client", lambda: FakeRedis(failing.is_set()))
+    reset()
+    handler = load_handler("health")
+    # Given a readiness result cached for an hour,
+    assert handler(http_event("GET", "/health/ready"), FakeLambdaContext())["statusCode"] == 200
+    failing.set()
+    # When everything is rebuilt, Then readiness asks the dependencies again.
+    reset()
+    assert handler(http_event("GET", "/health/ready"), FakeLambdaContext())["statusCode"] == 503
+    reset()
+
+
 def test_breakers_not_closed_are_counted_and_an_unreadable_store_is_a_warn_without_details(caplog):
     from collections import Counter
 

@@ -70,6 +70,19 @@ def test_every_key_and_token_of_one_owner_shares_the_credential_budget(service):
     assert service.charge_request(api_key("key_a"), "GET /v1/keys").allowed
 
 
+def test_a_principal_that_may_not_mint_cannot_spend_its_owners_credential_budget(service):
+    # Given a key of the owner that holds keys:read only (a dashboard's, say), whose POST /v1/keys
+    # the route refuses with 403 after the limiter has charged it,
+    reader = Principal("key_r", "org-1", "apiKey", "enterprise", frozenset({"keys:read"}), key_id="key_r")
+    for _ in range(10):
+        decision = service.charge_request(reader, CREATE)
+        # its own tier windows count the refused request, the owner's credential budget does not,
+        assert decision.allowed and decision.windows[0].remaining < 100_000
+        assert "credentials" not in decision.policies
+    # so the owner's keys that may mint still have all five.
+    assert credentials_window(service.charge_request(api_key("key_a"), CREATE)).remaining == 4
+
+
 def test_tier_windows_stay_each_principals_own(service):
     a, b = api_key("key_a"), api_key("key_b")
     for _ in range(3):

@@ -101,6 +101,8 @@ def _parsed(reply: str) -> Exception:
         ("CLUSTERDOWN The cluster is down", "CLUSTERDOWN"),
         ("TRYAGAIN Multiple keys request during rehashing of slot", "TRYAGAIN"),
         ("NOREPLICAS Not enough good replicas to write.", "NOREPLICAS"),
+        # A failing RDB snapshot under stop-writes-on-bgsave-error: every write is refused until it heals.
+        ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk.", "MISCONF"),
         # Redis before 7 wraps a script's failing redis.call in its own ERR.
         ("ERR Error running script (call to f_5a99): @user_script:128: -OOM command not allowed", "OOM"),
         ("ERR user_script:12: attempt to compare nil with number script: 5a99, on @user_script:12.", None),

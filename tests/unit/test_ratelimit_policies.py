@@ -116,3 +116,11 @@ def test_gcra_windows_within_the_bound_are_accepted():
     assert Window(name="w", limit=1, period_seconds=YEAR).effective_burst == 1
     # The burst of a sliding window means nothing, so it bounds nothing.
     Window(name="w", limit=1, period_seconds=YEAR, algorithm="sliding", burst=1_000_000_000)
+
+
+@pytest.mark.parametrize("field", ["limit", "periodSeconds", "burst"])
+@pytest.mark.parametrize("value", [True, "5", 5.0])
+def test_window_numbers_are_whole_json_numbers_not_booleans_or_strings(field, value):
+    window = {"name": "w", "limit": 5, "periodSeconds": 60, "algorithm": "gcra", field: value}
+    with pytest.raises(ValidationError):
+        Window.model_validate(window)

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from gatehouse.errors import ServiceUnavailableError
+from gatehouse.errors import ServiceUnavailableError, ValidationError
 from gatehouse.principal import Principal
 from gatehouse.ratelimit.errors import LimiterReplyError, LimiterUnavailable
 from gatehouse.ratelimit.fallback import LocalLimiter
@@ -141,3 +141,13 @@ def test_usage_of_a_check_api_subject_shows_the_override_that_applies_to_it():
     service.check(CALLER, "partner-42", policy="free")
     usage = service.usage(ADMIN, "check:partner-42", "free")
     assert [(w.policy, w.name, w.limit, w.remaining) for w in usage.windows] == [("override", "minute", 2, 1)]
+
+
+@pytest.mark.parametrize("caller", [CALLER, ADMIN], ids=["own subject", "operator"])
+@pytest.mark.parametrize("names", [",", " , ,"])
+def test_a_policy_list_naming_no_policy_is_a_validation_error(caller, names):
+    # `?policy=,` reached the limiter with no policy at all: a 500 for any authenticated caller.
+    service, _ = _service()
+    with pytest.raises(ValidationError) as invalid:
+        service.usage(caller, "svc-1", names)
+    assert invalid.value.details[0]["field"] == "policy"

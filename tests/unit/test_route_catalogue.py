@@ -38,9 +38,10 @@ def test_every_protected_route_has_a_scope_entry():
     assert protected - ROUTE_SCOPES.keys() == set()
 
 
-def test_public_routes_are_exactly_health_and_docs():
+def test_public_routes_are_exactly_health_docs_and_webhook_intake():
+    # Webhook intake is public: the signature of the source's scheme is its credential.
     public = {route for route, is_protected in template_routes().items() if not is_protected}
-    assert public == {"GET /health", "GET /health/ready"} | DOCS_ROUTES
+    assert public == {"GET /health", "GET /health/ready", "POST /webhooks/{source}"} | DOCS_ROUTES
 
 
 def test_the_routers_serve_exactly_the_template_routes():

@@ -113,8 +113,9 @@ def require_scope(principal: Principal, required: str | None) -> None:
 def rate_limit_guard(event: Mapping[str, Any]) -> dict[str, str]:
     """Charge the request to its principal under its tier's and route's policies.
 
-    Runs before the scope and body checks, so refused and malformed requests count too and
-    every answer, 2xx or 4xx, carries the rate-limit headers.
+    Runs before the scope and body checks, so refused and malformed requests count too (a
+    refused one in the caller's own windows only, never its owner's shared budget) and every
+    answer, 2xx or 4xx, carries the rate-limit headers.
     """
     decision = ratelimit_service().charge_request(principal_of(event), str(event.get("routeKey", "")))
     if not decision.allowed:

@@ -15,16 +15,35 @@ AuthType = Literal["jwt", "apiKey"]
 TIERS: Final = ("free", "starter", "professional", "enterprise")
 DEFAULT_TIER: Final = "free"
 # Id namespaces that are not a JWT's to claim: API key ids ("key_...", an API key's principal
-# id) and the check API's subjects ("check:..."). A JWT principal or owner id starting with
-# one of them would share that identity's keys or rate-limit bucket, so the verifier refuses it.
-RESERVED_ID_PREFIXES: Final = ("key_", "check:")
+# id), the check API's subjects ("check:...") and the webhook intake's (source, client IP) pairs
+# ("webhook:..."). A JWT principal or owner id starting with one of them would share that
+# identity's keys or rate-limit bucket, so the verifier refuses it.
+RESERVED_ID_PREFIXES: Final = ("key_", "check:", "webhook:")
 # The longest bearer credential accepted (API Gateway caps a header at 10 KiB): the authorizer
 # refuses a longer Authorization value and the JWT verifier a longer token, by this one bound.
 MAX_TOKEN_LENGTH: Final = 8192
 
 
+# The most UTF-8 bytes a principal or owner id may take: an owner id is part of DynamoDB keys
+# (OWNER#<ownerId>, at most 2048 bytes), and an email address (254) behind an issuer's prefix fits.
+MAX_ID_BYTES: Final = 1024
+
+
 def is_reserved_id(value: str) -> bool:
     return value.startswith(RESERVED_ID_PREFIXES)
+
+
+def is_storable_id(value: str) -> bool:
+    """Whether `value` can name a principal or an owner: 1 to MAX_ID_BYTES bytes of UTF-8.
+
+    A JSON string can carry a lone surrogate ("\\ud800"), which no UTF-8 store can hold: such an
+    id would fail every DynamoDB write and every Redis key of its rate-limit checks.
+    """
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        return False
+    return 0 < size <= MAX_ID_BYTES
 
 
 def _expiry_from_context(value: Any) -> str | None:

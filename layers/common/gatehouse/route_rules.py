@@ -12,7 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from gatehouse.scopes import ADMIN, KEYS_READ, KEYS_WRITE, RATELIMIT_ADMIN, RATELIMIT_CHECK
+from gatehouse.scopes import (
+    ADMIN,
+    CAMPAIGNS_READ,
+    CAMPAIGNS_WRITE,
+    KEYS_READ,
+    KEYS_WRITE,
+    RATELIMIT_ADMIN,
+    RATELIMIT_CHECK,
+    TIMERS_WRITE,
+    WEBHOOKS_ADMIN,
+    WEBHOOKS_READ,
+)
 
 CREDENTIALS: Final = "credentials"
 
@@ -45,6 +56,32 @@ ROUTES: Final[dict[str, RouteRule]] = {
     "GET /v1/ratelimit/overrides/{subject}": RouteRule(RATELIMIT_ADMIN),
     "DELETE /v1/ratelimit/overrides/{subject}": RouteRule(RATELIMIT_ADMIN),
     "POST /v1/ratelimit/check": RouteRule(RATELIMIT_CHECK),
+    # Webhooks. Sources hold secrets: admin only. POST /webhooks/{source} is public (the signature
+    # is its credential) and so is not listed here.
+    "PUT /v1/webhook-sources/{source}": RouteRule(WEBHOOKS_ADMIN),
+    "GET /v1/webhook-sources/{source}": RouteRule(WEBHOOKS_ADMIN),
+    "DELETE /v1/webhook-sources/{source}": RouteRule(WEBHOOKS_ADMIN),
+    "GET /v1/webhook-sources": RouteRule(WEBHOOKS_ADMIN),
+    "POST /v1/webhook-sources/{source}/rotate-secret": RouteRule(WEBHOOKS_ADMIN),
+    "GET /v1/webhook-events": RouteRule(WEBHOOKS_READ),
+    "GET /v1/webhook-events/{eventId}": RouteRule(WEBHOOKS_READ),
+    "POST /v1/webhook-events/{eventId}/replay": RouteRule(WEBHOOKS_ADMIN),
+    # Campaigns and their timers.
+    "POST /v1/campaigns": RouteRule(CAMPAIGNS_WRITE),
+    "GET /v1/campaigns": RouteRule(CAMPAIGNS_READ),
+    "GET /v1/campaigns/{campaignId}": RouteRule(CAMPAIGNS_READ),
+    "PATCH /v1/campaigns/{campaignId}": RouteRule(CAMPAIGNS_WRITE),
+    "POST /v1/campaigns/{campaignId}/cancel": RouteRule(CAMPAIGNS_WRITE),
+    "POST /v1/campaigns/{campaignId}/engagements": RouteRule(CAMPAIGNS_WRITE),
+    "GET /v1/campaigns/{campaignId}/lifecycle": RouteRule(CAMPAIGNS_READ),
+    "GET /v1/campaigns/{campaignId}/timers": RouteRule(CAMPAIGNS_READ),
+    "POST /v1/campaigns/{campaignId}/timers/{timerId}/execute": RouteRule(TIMERS_WRITE),
+    "DELETE /v1/campaigns/{campaignId}/timers/{timerId}": RouteRule(TIMERS_WRITE),
+    # Timers of every owner: operators only.
+    "GET /v1/timers/pending": RouteRule(ADMIN),
+    "GET /v1/timers/overdue": RouteRule(ADMIN),
+    "POST /v1/timers/process": RouteRule(ADMIN),
+    "POST /v1/recovery/trigger": RouteRule(ADMIN),
     # Fleet breakers: operators only (isolating a downstream cuts a whole fleet off it).
     "GET /v1/breakers": RouteRule(ADMIN),
     "POST /v1/breakers/{name}/reset": RouteRule(ADMIN),

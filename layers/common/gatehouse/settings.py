@@ -24,6 +24,9 @@ class Settings(BaseModel):
     schedule_group: str = Field("gatehouse-timers", alias="SCHEDULE_GROUP")
     scheduler_dlq_url: str = Field("", alias="SCHEDULER_DLQ_URL")
     event_bus_name: str = Field("gatehouse", alias="EVENT_BUS_NAME")
+    scheduler_dlq_arn: str = Field("", alias="SCHEDULER_DLQ_ARN")
+    scheduler_role_arn: str = Field("", alias="SCHEDULER_ROLE_ARN")
+    timer_target_arn: str = Field("", alias="TIMER_TARGET_ARN")
     aws_timeout_seconds: float = Field(2.0, alias="AWS_CLIENT_TIMEOUT_SECONDS")
 
     redis_url: SecretStr = Field(SecretStr("redis://127.0.0.1:6379/0"), alias="REDIS_URL")  # may hold a password
@@ -48,6 +51,27 @@ class Settings(BaseModel):
     health_cache_seconds: float = Field(5.0, alias="HEALTH_CACHE_SECONDS", ge=0)
     health_check_timeout_seconds: float = Field(1.0, alias="HEALTH_CHECK_TIMEOUT_SECONDS", gt=0)
 
+    # Webhooks (docs/reference.md#configuration, docs/webhooks.md).
+    webhook_secrets_key_id: str = Field("alias/gatehouse-webhook-secrets", alias="WEBHOOK_SECRETS_KEY_ID")
+    webhook_queue_url: str = Field("", alias="WEBHOOK_QUEUE_URL")
+    # Delivery ids are remembered this long: at least 4 days, beyond every sender's retry horizon.
+    webhook_retention_days: int = Field(7, alias="WEBHOOK_RETENTION_DAYS", ge=4, le=365)
+    webhook_source_cache_seconds: float = Field(5.0, alias="WEBHOOK_SOURCE_CACHE_SECONDS", ge=0)
+    webhook_failure_limit: int = Field(100, alias="WEBHOOK_FAILURE_LIMIT", ge=1)
+    webhook_failure_window_seconds: int = Field(60, alias="WEBHOOK_FAILURE_WINDOW_SECONDS", ge=1)
+    webhook_max_receives: int = Field(5, alias="WEBHOOK_MAX_RECEIVES", ge=1)
+    webhook_lease_seconds: int = Field(45, alias="WEBHOOK_LEASE_SECONDS", ge=1)
+    webhook_retry_base_seconds: int = Field(10, alias="WEBHOOK_RETRY_BASE_SECONDS", ge=0)
+    webhook_retry_max_seconds: int = Field(900, alias="WEBHOOK_RETRY_MAX_SECONDS", ge=0)
+    # Timers (docs/timers.md, docs/reference.md#configuration).
+    timer_max_retries: int = Field(3, alias="TIMER_MAX_RETRIES", ge=0, le=20)
+    timer_retry_base_seconds: float = Field(30.0, alias="TIMER_RETRY_BASE_SECONDS", ge=1)
+    timer_retry_max_seconds: float = Field(900.0, alias="TIMER_RETRY_MAX_SECONDS", ge=1)
+    timer_lease_seconds: int = Field(120, alias="TIMER_LEASE_SECONDS", ge=10)
+    timer_sweep_grace_seconds: int = Field(120, alias="TIMER_SWEEP_GRACE_SECONDS", ge=0)
+    timer_verify_ahead_seconds: int = Field(300, alias="TIMER_VERIFY_AHEAD_SECONDS", ge=0)
+    timer_verify_per_sweep: int = Field(500, alias="TIMER_VERIFY_PER_SWEEP", ge=0)
+    outbox_relay_min_age_seconds: float = Field(30.0, alias="OUTBOX_RELAY_MIN_AGE_SECONDS", ge=0)
     # Fleet breakers and the outbound client (docs/resilience.md). A probe's lease is derived from the
     # outbound timeouts, so it outlives any call a probe can make.
     breaker_window_seconds: int = Field(10, alias="BREAKER_WINDOW_SECONDS", ge=1, le=3600)

@@ -7,6 +7,7 @@ an answer into a 500.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Final
 
@@ -62,3 +63,40 @@ def parse_rfc3339(text: str) -> datetime:
 def from_rfc3339(text: str) -> int:
     """RFC 3339 text -> epoch seconds."""
     return int(parse_rfc3339(text).timestamp())
+
+
+# RFC 3339 date-time: a 'T', whole seconds or a fraction, and a mandatory offset (Z or +hh:mm).
+_RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})?$")
+
+
+def parse_utc_timestamp(text: object) -> datetime:
+    """Strict RFC 3339 text with an offset -> the same instant as an aware UTC datetime.
+
+    For request bodies (docs/reference.md#http-conventions): a number, a date alone, a time
+    without its offset or an instant outside the years 1-9999 once in UTC is a ValueError whose
+    message can be shown to the caller. Fractions of a second are kept (to the microsecond).
+    """
+    if not isinstance(text, str):
+        raise ValueError("must be an RFC 3339 timestamp string, e.g. 2026-11-22T12:00:00Z")
+    match = _RFC3339.match(text)
+    if match is None:
+        raise ValueError("must be an RFC 3339 timestamp, e.g. 2026-11-22T12:00:00Z")
+    day, clock, fraction, offset = match.groups()
+    if offset is None:
+        raise ValueError("must include a timezone offset (Z or +hh:mm)")
+    micro = f".{(fraction or '')[:6]:0<6}" if fraction else ""
+    try:
+        parsed = datetime.fromisoformat(f"{day}T{clock}{micro}{'+00:00' if offset in 'Zz' else offset}")
+    except ValueError:
+        raise ValueError("must be a valid date and time") from None
+    return utc_instant(parsed)
+
+
+def utc_instant(value: datetime) -> datetime:
+    """An aware datetime as the same instant in UTC; ValueError if naive or outside the years 1-9999 in UTC."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("must include a timezone offset (Z or +hh:mm)")
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError("must fall within the years 1-9999 in UTC") from None

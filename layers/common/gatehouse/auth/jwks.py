@@ -60,6 +60,17 @@ class JwksFetchError(ValueError):
 _LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
+def loggable_url(url: str) -> str:
+    """The URL without what may hold a credential (user info, query, fragment): for logs."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unparseable url>"
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
 def is_fetchable_jwks_url(url: str) -> bool:
     """https to any host, or http to a loopback host; nothing else (no file:, ftp:, data:)."""
     parts = urlsplit(url)
@@ -172,7 +183,7 @@ class JwksCache:
                     json.dumps(
                         {
                             "message": "JWKS fetch failed; keeping the keys already known",
-                            "jwksUrl": self.url,
+                            "jwksUrl": loggable_url(self.url),
                             "errorType": type(error).__name__,
                             "error": str(error)[:200],
                         }

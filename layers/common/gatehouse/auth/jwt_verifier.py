@@ -29,6 +29,7 @@ from gatehouse.principal import (
     TIERS,
     Principal,
     is_reserved_id,
+    is_storable_id,
 )
 from gatehouse.scopes import is_scope_token
 from gatehouse.ttl_cache import TtlCache
@@ -351,6 +352,10 @@ class JwtVerifier:
         # ownership, shared rate-limit buckets): those namespaces are not a JWT's to claim.
         if is_reserved_id(principal_id) or is_reserved_id(owner_id):
             raise InvalidToken("principal or owner id in a reserved namespace", **log)
+        # Too long for a key, or not UTF-8: refused here rather than a 500 (or an open limiter
+        # breaker) wherever the id is first written.
+        if not is_storable_id(principal_id) or not is_storable_id(owner_id):
+            raise InvalidToken("principal or owner id that no store can hold", **log)
         try:
             scopes = scopes_from_claims(claims, config.scope_claims)
         except InvalidToken as refused:

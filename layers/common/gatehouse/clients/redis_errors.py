@@ -15,9 +15,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 TIMEOUTS = (RedisTimeoutError, socket.timeout, TimeoutError)
 # Error replies of a Redis that cannot decide right now: memory full under `noeviction`, a replica
-# during a failover, a dataset loading, a script hogging the server, a cluster reconfiguring.
+# during a failover, a dataset loading, a script hogging the server, a cluster reconfiguring, a
+# server that stopped accepting writes after a failed snapshot (MISCONF).
 OUTAGE_REPLIES = frozenset(
-    {"OOM", "READONLY", "LOADING", "BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS"}
+    {"OOM", "READONLY", "LOADING", "BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS", "MISCONF"}
 )
 # Redis before 7 wraps the error of a script's redis.call: "ERR Error running script (...): ... -OOM ...".
 _WRAPPED_REPLY = re.compile(rf"-({'|'.join(sorted(OUTAGE_REPLIES))})\b")

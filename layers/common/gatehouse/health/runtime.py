@@ -11,9 +11,17 @@ from gatehouse.health.probes import (
     scheduler_probe,
 )
 from gatehouse.health.records import Status
+from gatehouse.health.service import ReadinessCache
 from gatehouse.ratelimit.runtime import policy_registry
 from gatehouse.resilience.runtime import breakers_service
 from gatehouse.settings import Settings
+from gatehouse.wiring import provided
+
+
+@provided
+def readiness_cache() -> ReadinessCache:
+    """The process's last readiness result, kept warm (and forgotten by gatehouse.wiring.reset())."""
+    return ReadinessCache()
 
 
 def redis_down_status() -> Status:

@@ -69,6 +69,3 @@ class ReadinessCache:
             results = run_probes(probes, timeout_seconds)
             self._last = Readiness(overall_status(results), results, time.monotonic())
             return self._last
-
-
-readiness_cache = ReadinessCache()

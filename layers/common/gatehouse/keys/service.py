@@ -23,7 +23,7 @@ from gatehouse.errors import AuthenticationError, AuthorizationError, ConflictEr
 from gatehouse.keys import api_key_format
 from gatehouse.keys.records import ACTIVE, KeyCapReached, KeyRecord, KeyStore
 from gatehouse.keys.views import ApiKeyPage, ApiKeyView
-from gatehouse.principal import TIERS, Principal
+from gatehouse.principal import RESERVED_ID_PREFIXES, TIERS, Principal, is_reserved_id
 from gatehouse.scopes import ADMIN, ALL_SCOPES, has_scope
 from gatehouse.times import from_rfc3339, to_rfc3339
 
@@ -106,6 +106,9 @@ class KeysService:
             raise _invalid("tier", f"must be one of {', '.join(TIERS)}")
         if owner_id is not None and (not isinstance(owner_id, str) or not 0 < len(owner_id) <= MAX_OWNER_ID_LENGTH):
             raise _invalid("ownerId", f"must be 1 to {MAX_OWNER_ID_LENGTH} characters")
+        if owner_id is not None and is_reserved_id(owner_id):
+            # As for a JWT's: an owner "check:S" would share the check API's counters of S.
+            raise _invalid("ownerId", f"must not start with {' or '.join(RESERVED_ID_PREFIXES)}")
         # Escalation rules (403). Passing one's own tier/owner changes nothing and is allowed.
         not_held = sorted(s for s in wanted if not has_scope(caller.scopes, s))
         if not_held:
@@ -179,8 +182,15 @@ class KeysService:
         return ApiKeyView.from_record(new), secret_key
 
     def revoke_key(self, caller: Principal, key_id: str) -> ApiKeyView:
-        """Revoke (idempotent: revoking a revoked key answers it unchanged, so DELETE can be retried)."""
-        record = self._owned(caller, key_id)
+        """Revoke (idempotent: revoking a revoked key answers it unchanged, so DELETE can be retried).
+
+        Like minting, revoking re-reads the calling key: a revoked or expired key revokes nothing
+        while API Gateway still caches its allow, and a rotated-out key (a leaked one its owner
+        replaced) can revoke only itself, never the key that replaced it."""
+        at = self._clock()
+        itself = caller.auth_type == "apiKey" and caller.key_id == key_id
+        caller_key = self._live_caller_key(caller, at, may_retire_itself=itself)
+        record = self._owned(caller, key_id, caller_key if itself else None)
         if record.status == "revoked":
             return ApiKeyView.from_record(record)
         return ApiKeyView.from_record(self._store.revoke(record, to_rfc3339(int(self._clock()))))
@@ -202,17 +212,19 @@ class KeysService:
 
     # --- helpers ----------------------------------------------------------------------------
 
-    def _live_caller_key(self, caller: Principal, now: float) -> KeyRecord | None:
+    def _live_caller_key(self, caller: Principal, now: float, *, may_retire_itself: bool = False) -> KeyRecord | None:
         """The calling API key's record, read now (one GetItem); None for a JWT caller.
 
         API Gateway may still be serving a cached allow for a key that has since been revoked,
-        rotated out or expired: such a key is refused with 401 before it can mint a credential.
-        A rotated key inside its grace still authenticates elsewhere, but mints nothing.
+        rotated out or expired: such a key is refused with 401 before it can change a credential.
+        A rotated key inside its grace still authenticates elsewhere, but mints nothing; with
+        `may_retire_itself` it may still act on itself (revoke itself early).
         """
         if caller.auth_type != "apiKey":
             return None
         record = self._store.get(caller.key_id) if caller.key_id else None
-        if record is None or not record.may_mint(now):
+        usable = record is not None and (record.accepts(now) if may_retire_itself else record.may_mint(now))
+        if record is None or not usable:
             raise AuthenticationError("The calling API key is no longer valid.")
         return record
 

@@ -49,11 +49,11 @@ class Window(_FrozenModel):
     """One limit: `limit` units per `period_seconds`, decided by GCRA or a sliding-window counter."""
 
     name: str = Field(pattern=NAME_PATTERN)
-    limit: int = Field(ge=1, le=MAX_LIMIT)
-    period_seconds: int = Field(ge=1, le=MAX_PERIOD_SECONDS)
+    limit: int = Field(ge=1, le=MAX_LIMIT, strict=True)
+    period_seconds: int = Field(ge=1, le=MAX_PERIOD_SECONDS, strict=True)
     algorithm: Literal["gcra", "sliding"] = "gcra"
     # GCRA only: how many units may arrive at once (the bucket's size); defaults to `limit`.
-    burst: int | None = Field(default=None, ge=1, le=MAX_LIMIT)
+    burst: int | None = Field(default=None, ge=1, le=MAX_LIMIT, strict=True)
 
     @model_validator(mode="after")
     def _gcra_state_stays_exact(self) -> Window:

@@ -24,6 +24,7 @@ from gatehouse.ratelimit.overrides import (
 )
 from gatehouse.ratelimit.policies import Policy, PolicyRegistry, Window, cost_error, window_outgrown_by
 from gatehouse.resilience.local_breaker import LocalBreaker
+from gatehouse.route_rules import required_scope
 from gatehouse.scopes import RATELIMIT_ADMIN, has_scope
 
 logger = logging.getLogger(__name__)
@@ -205,8 +206,14 @@ class RateLimitService:
 
     def charge_request(self, caller: Principal, route_key: str) -> Decision:
         """Charge one API request under its tier's and route's policies: the tier's windows to its
-        principal, a group charged to owners (credentials) to the principal's owner."""
+        principal, a group charged to owners (credentials) to the principal's owner.
+
+        A request its route refuses for want of scope (403) still spends the caller's own tier
+        windows, but not its owner's shared budget: a key that may not mint (keys:read only, say)
+        must not be able to keep every other key and token of its owner from minting."""
         policies = self.registry.policies_for(caller.tier, route_key)
+        if not has_scope(caller.scopes, required_scope(route_key)):
+            policies = [p for p in policies if p.charged_to != "owner"]
         return self.limiter.check(caller.principal_id, policies, owner=caller.owner_id)
 
     def check(
@@ -253,8 +260,9 @@ class RateLimitService:
                 details=[{"field": "scope", "message": f"requires {RATELIMIT_ADMIN}"}],
             )
         names = list(dict.fromkeys(n.strip() for n in (policy_names or registry.default_tier).split(",") if n.strip()))
-        if len(names) > MAX_USAGE_POLICIES:
-            raise ValidationError(details=[{"field": "policy", "message": f"at most {MAX_USAGE_POLICIES} policies"}])
+        if not 0 < len(names) <= MAX_USAGE_POLICIES:
+            message = f"name 1 to {MAX_USAGE_POLICIES} policies, separated by commas"
+            raise ValidationError(details=[{"field": "policy", "message": message}])
         unknown = [n for n in names if registry.get(n) is None]
         if unknown:
             raise ValidationError(details=[{"field": "policy", "message": f"unknown policies {unknown}"}])

@@ -10,8 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from gatehouse.health import records as model
-from gatehouse.health.runtime import readiness_probes
-from gatehouse.health.service import readiness_cache
+from gatehouse.health.runtime import readiness_cache, readiness_probes
 from gatehouse.settings import get_settings
 
 router = Router()
@@ -72,7 +71,7 @@ def liveness() -> Response[str]:
 )
 def readiness() -> Response[str]:
     settings = get_settings()
-    ready = readiness_cache.get(
+    ready = readiness_cache().get(
         readiness_probes(settings),
         ttl_seconds=settings.health_cache_seconds,
         timeout_seconds=settings.health_check_timeout_seconds,

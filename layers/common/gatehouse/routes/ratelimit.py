@@ -36,7 +36,8 @@ class CheckRequest(ApiRequest):
     )
     policy: str | None = Field(default=None, description="A named policy (see GET /v1/ratelimit/policies).")
     limits: Windows | None = Field(default=None, description="Ad-hoc windows.")
-    cost: int = Field(default=1, ge=1, le=1_000_000)
+    # Strict: `true` and `"5"` are refused, not read as 1 and 5.
+    cost: int = Field(default=1, ge=1, le=1_000_000, strict=True)
 
     @field_validator("cost")
     @classmethod

@@ -1,0 +1,367 @@
+"""The CampaignStore adapter on DynamoDB: the campaign, its counters and state log in its partition; engagements apart.
+
+  campaign    pk=CAMPAIGN#<id>  sk=META
+              gsi1pk=OWNER#<ownerId>  gsi1sk=CAMPAIGN#<createdAt>#<id>   (an owner's campaigns, newest first)
+              gsi2pk=CAMPAIGNS        gsi2sk=<createdAt>#<id>             (every campaign, for admin)
+  counters    pk=CAMPAIGN#<id>  sk=COUNTERS   (no index attributes: counting never writes an index)
+  state log   pk=CAMPAIGN#<id>  sk=LOG#<seq, 6 digits>
+  engagement  pk=CAMPAIGNENG#<id>#<userId>  sk=ENG#<type>   (dedupe per user and type)
+  participant pk=CAMPAIGNENG#<id>#<userId>  sk=PART         (counts a user once)
+
+Engagement items sit in a partition per (campaign, user), so a busy campaign's engagements
+spread over many partitions; its one counters item bounds it near 1,000 counted engagements a
+second (docs/timers.md). The campaign is written with a Put conditioned on its version.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from typing import Any, Final
+
+from botocore.exceptions import ClientError
+
+from gatehouse.campaigns.records import (
+    REWARD_CLAIMED,
+    Campaign,
+    CampaignPage,
+    Counters,
+    EngagementWrite,
+    StateLogEntry,
+)
+from gatehouse.clients.dynamo_items import from_item, to_item
+from gatehouse.errors import ValidationError
+from gatehouse.times import to_rfc3339
+from gatehouse.transactions import Transaction
+
+_FIELDS: Final = (
+    ("campaign_id", "campaignId"),
+    ("owner_id", "ownerId"),
+    ("name", "name"),
+    ("status", "status"),
+    ("start_time", "startTime"),
+    ("end_time", "endTime"),
+    ("auto_close", "autoClose"),
+    ("created_at", "createdAt"),
+    ("updated_at", "updatedAt"),
+    ("created_by", "createdBy"),
+    ("version", "version"),
+    ("target_engagements", "targetEngagements"),
+    ("callback_url", "callbackUrl"),
+    ("started_at", "startedAt"),
+    ("completed_at", "completedAt"),
+    ("cancelled_at", "cancelledAt"),
+    ("cancel_reason", "cancelReason"),
+    ("completed_by", "completedBy"),
+)
+_LOG_FIELDS: Final = (
+    ("seq", "seq"),
+    ("at_ms", "atMs"),
+    ("from_status", "fromStatus"),
+    ("to_status", "toStatus"),
+    ("trigger", "trigger"),
+    ("actor", "actor"),
+    ("timer_id", "timerId"),
+    ("reason", "reason"),
+)
+
+
+def _key(campaign_id: str, sort_key: str) -> dict[str, Any]:
+    return {"pk": {"S": f"CAMPAIGN#{campaign_id}"}, "sk": {"S": sort_key}}
+
+
+def campaign_item(campaign: Campaign) -> dict[str, Any]:
+    created = to_rfc3339(campaign.created_at)
+    values: dict[str, Any] = {
+        "pk": f"CAMPAIGN#{campaign.campaign_id}",
+        "sk": "META",
+        "gsi1pk": f"OWNER#{campaign.owner_id}",
+        "gsi1sk": f"CAMPAIGN#{created}#{campaign.campaign_id}",
+        "gsi2pk": "CAMPAIGNS",
+        "gsi2sk": f"{created}#{campaign.campaign_id}",
+        "reminders": list(campaign.reminders),
+        # Metadata as JSON text: its numbers and nesting come back exactly as given.
+        "metadata": None if campaign.metadata is None else json.dumps(campaign.metadata, separators=(",", ":")),
+    }
+    values.update({attr: getattr(campaign, name) for name, attr in _FIELDS})
+    return to_item(values)
+
+
+def campaign_from_item(item: dict[str, Any]) -> Campaign:
+    values = from_item(item)
+    metadata = values.get("metadata")
+    fields: dict[str, Any] = {name: values.get(attr) for name, attr in _FIELDS}
+    return Campaign(
+        **fields,
+        metadata=json.loads(metadata) if metadata else None,
+        reminders=tuple(values.get("reminders") or ()),
+    )
+
+
+class DynamoCampaignStore:
+    """CampaignStore on the single table through a low-level client."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    # --- writes (staged) -----------------------------------------------------------------------
+
+    def stage_put(
+        self, tx: Transaction, before: Campaign | None, after: Campaign, entries: Sequence[StateLogEntry] = ()
+    ) -> None:
+        put: dict[str, Any] = {"TableName": self._table, "Item": campaign_item(after)}
+        if before is None:
+            put["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            put["ConditionExpression"] = "#version = :version"
+            put["ExpressionAttributeNames"] = {"#version": "version"}
+            put["ExpressionAttributeValues"] = {":version": {"N": str(before.version)}}
+        tx.add(f"campaign:{after.campaign_id}", {"Put": put})
+        for entry in entries:
+            values = {"pk": f"CAMPAIGN#{after.campaign_id}", "sk": f"LOG#{entry.seq:06d}"}
+            values.update({attr: getattr(entry, name) for name, attr in _LOG_FIELDS})
+            tx.add(
+                f"campaignlog:{after.campaign_id}:{entry.seq}",
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": to_item(values),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            )
+
+    def stage_is_running(self, tx: Transaction, campaign: Campaign) -> None:
+        tx.add(
+            f"campaign:{campaign.campaign_id}",
+            {
+                "ConditionCheck": {
+                    "TableName": self._table,
+                    "Key": _key(campaign.campaign_id, "META"),
+                    "ConditionExpression": "#status = :running",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {":running": {"S": "RUNNING"}},
+                }
+            },
+        )
+
+    def stage_new_counters(self, tx: Transaction, campaign_id: str, threshold: int | None) -> None:
+        item = to_item(
+            {
+                "pk": f"CAMPAIGN#{campaign_id}",
+                "sk": "COUNTERS",
+                "totalEngagements": 0,
+                "participants": 0,
+                "rewardsClaimed": 0,
+                "closeThreshold": threshold,
+            }
+        )
+        tx.add(
+            f"counters:{campaign_id}",
+            {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
+        )
+
+    def stage_threshold(self, tx: Transaction, campaign_id: str, threshold: int | None) -> None:
+        update: dict[str, Any] = {"TableName": self._table, "Key": _key(campaign_id, "COUNTERS")}
+        if threshold is None:
+            update["UpdateExpression"] = "REMOVE closeThreshold"
+            update["ConditionExpression"] = "attribute_exists(pk)"
+        else:
+            # Only while the count is below it: a target the count already met would never be reached.
+            update["UpdateExpression"] = "SET closeThreshold = :t"
+            update["ConditionExpression"] = "totalEngagements <= :t"
+            update["ExpressionAttributeValues"] = {":t": {"N": str(threshold)}}
+        tx.add(f"counters:{campaign_id}", {"Update": update})
+
+    def stage_engagement(self, tx: Transaction, write: EngagementWrite, *, reached: bool) -> None:
+        engagement = write.engagement
+        partition = f"CAMPAIGNENG#{engagement.campaign_id}#{engagement.user_id}"
+        tx.add(
+            f"engagement:{engagement.user_id}",
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item(
+                        {
+                            "pk": partition,
+                            "sk": f"ENG#{engagement.engagement_type}",
+                            "campaignId": engagement.campaign_id,
+                            "userId": engagement.user_id,
+                            "engagementType": engagement.engagement_type,
+                            "at": engagement.at,
+                            "metadata": None
+                            if engagement.metadata is None
+                            else json.dumps(engagement.metadata, separators=(",", ":")),
+                        }
+                    ),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        )
+        if write.new_participant:
+            tx.add(
+                f"participant:{engagement.user_id}",
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": to_item({"pk": partition, "sk": "PART", "at": engagement.at}),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            )
+        values: dict[str, Any] = {
+            ":one": {"N": "1"},
+            ":p": {"N": "1" if write.new_participant else "0"},
+            ":r": {"N": "1" if engagement.engagement_type == REWARD_CLAIMED else "0"},
+            ":now": {"N": str(engagement.at)},
+        }
+        expression = "ADD totalEngagements :one, participants :p, rewardsClaimed :r SET lastUpdated = :now"
+        if write.expected_total is None:
+            condition = (
+                "attribute_exists(pk) AND (attribute_not_exists(closeThreshold) OR totalEngagements < closeThreshold)"
+            )
+        else:
+            condition = "totalEngagements = :expected"
+            values[":expected"] = {"N": str(write.expected_total)}
+        if reached:
+            expression += " REMOVE closeThreshold"
+        tx.add(
+            f"counters:{engagement.campaign_id}",
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": _key(engagement.campaign_id, "COUNTERS"),
+                    "UpdateExpression": expression,
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeValues": values,
+                }
+            },
+        )
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def get(self, campaign_id: str) -> Campaign | None:
+        answer = self._client.get_item(TableName=self._table, Key=_key(campaign_id, "META"), ConsistentRead=True)
+        item = answer.get("Item")
+        return campaign_from_item(item) if item else None
+
+    def counters(self, campaign_id: str) -> Counters:
+        answer = self._client.get_item(TableName=self._table, Key=_key(campaign_id, "COUNTERS"), ConsistentRead=True)
+        values = from_item(answer.get("Item") or {})
+        return Counters(
+            total_engagements=values.get("totalEngagements", 0),
+            participants=values.get("participants", 0),
+            rewards_claimed=values.get("rewardsClaimed", 0),
+            last_updated=values.get("lastUpdated"),
+            close_threshold=values.get("closeThreshold"),
+        )
+
+    def state_log(self, campaign_id: str) -> list[StateLogEntry]:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+            "ExpressionAttributeValues": {":p": {"S": f"CAMPAIGN#{campaign_id}"}, ":s": {"S": "LOG#"}},
+            "ConsistentRead": True,
+        }
+        entries: list[StateLogEntry] = []
+        while True:
+            answer = self._client.query(**request)
+            for item in answer.get("Items", []):
+                values = from_item(item)
+                fields: dict[str, Any] = {name: values.get(attr) for name, attr in _LOG_FIELDS}
+                entries.append(StateLogEntry(**fields))
+            if not answer.get("LastEvaluatedKey"):
+                return entries
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def list_by_owner(self, owner_id: str, limit: int, cursor: str | None) -> CampaignPage:
+        return self._query(
+            "GSI1", "gsi1pk", "gsi1sk", partition=f"OWNER#{owner_id}", sk_prefix="CAMPAIGN#", limit=limit, cursor=cursor
+        )
+
+    def list_all(self, limit: int, cursor: str | None) -> CampaignPage:
+        return self._query("GSI2", "gsi2pk", "gsi2sk", partition="CAMPAIGNS", sk_prefix="", limit=limit, cursor=cursor)
+
+    def _query(
+        self,
+        index: str,
+        index_pk: str,
+        index_sk: str,
+        *,
+        partition: str,
+        sk_prefix: str,
+        limit: int,
+        cursor: str | None,
+    ) -> CampaignPage:
+        condition = f"{index_pk} = :p"
+        values: dict[str, Any] = {":p": {"S": partition}}
+        if sk_prefix:
+            condition += f" AND begins_with({index_sk}, :k)"
+            values[":k"] = {"S": sk_prefix}
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,  # newest first
+            "Limit": limit + 1,  # one more than asked: says whether a next page exists
+        }
+        if cursor:
+            request["ExclusiveStartKey"] = _decode_cursor(cursor, index_pk, index_sk, partition, sk_prefix)
+        try:
+            items = self._client.query(**request).get("Items", [])
+        except ClientError as error:
+            if cursor and error.response.get("Error", {}).get("Code") == "ValidationException":
+                raise _invalid_cursor() from None
+            raise
+        campaigns = [campaign_from_item(item) for item in items[:limit]]
+        next_cursor = None
+        if len(items) > limit:
+            last = items[limit - 1]
+            next_cursor = _encode_cursor({k: last[k]["S"] for k in ("pk", "sk", index_pk, index_sk)})
+        return CampaignPage(campaigns, next_cursor)
+
+
+# --- cursors (the shape of keys/dynamo.py's: strict, so a forged one can only be a 400) ----------
+
+
+def _encode_cursor(key: dict[str, str]) -> str:
+    raw = json.dumps(key, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _invalid_cursor() -> ValidationError:
+    return ValidationError("The cursor is not valid.", details=[{"field": "cursor", "message": "invalid"}])
+
+
+def _decode_cursor(cursor: str, index_pk: str, index_sk: str, partition: str, sk_prefix: str) -> dict[str, Any]:
+    """The ExclusiveStartKey of a cursor this store wrote for this very list (this owner's), else 400."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+        raise _invalid_cursor() from None
+    if (
+        not isinstance(key, dict)
+        or set(key) != {"pk", "sk", index_pk, index_sk}
+        or not all(isinstance(v, str) for v in key.values())
+        or key[index_pk] != partition
+        or key["sk"] != "META"
+        or not key["pk"].startswith("CAMPAIGN#")
+    ):
+        raise _invalid_cursor()
+    campaign_id = key["pk"].removeprefix("CAMPAIGN#")
+    sort_key: str = key[index_sk]
+    if (
+        not campaign_id
+        or "#" in campaign_id
+        or not sort_key.startswith(sk_prefix)
+        or not sort_key.endswith(f"#{campaign_id}")
+    ):
+        raise _invalid_cursor()
+    created_at = sort_key[len(sk_prefix) : len(sort_key) - len(campaign_id) - 1]
+    if not created_at or "#" in created_at:
+        raise _invalid_cursor()
+    return {k: {"S": v} for k, v in key.items()}

@@ -1,0 +1,144 @@
+"""What callers send: the request bodies of the campaign routes (and of the bus events that mirror them).
+
+camelCase on the wire, unknown fields refused, timestamps RFC 3339 with an offset read as UTC
+(gatehouse.models.UtcTimestamp). Rules that involve several fields or the clock (end after
+start, start in the future) are the use cases' (campaigns/service.py), so the API and the bus
+answer them alike.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from gatehouse.models import ApiRequest, UtcTimestamp
+
+MAX_METADATA_BYTES = 4096
+MAX_METADATA_DEPTH = 8
+MAX_REMINDERS = 10
+
+
+def _bounded_json(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A small JSON object: at most 4 KiB as JSON, nested at most 8 deep."""
+    if value is None:
+        return None
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_METADATA_DEPTH:
+            raise ValueError(f"must be nested at most {MAX_METADATA_DEPTH} levels deep")
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    try:
+        size = len(json.dumps(value, separators=(",", ":"), allow_nan=False).encode())
+    except ValueError:
+        raise ValueError("must be plain JSON (no NaN or Infinity)") from None
+    if size > MAX_METADATA_BYTES:
+        raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
+    return value
+
+
+def _callback_url(value: str | None) -> str | None:
+    """An absolute https URL to a public host (no credentials, no fragment, no private or loopback address).
+
+    Only the shape is checked here; the resilient client that will deliver to it resolves the
+    name and refuses private destinations again at delivery time (no SSRF through DNS).
+    """
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError("must be an absolute https:// URL")
+    if parts.username or parts.password or "@" in parts.netloc:
+        raise ValueError("must not carry credentials")
+    if parts.fragment:
+        raise ValueError("must not have a fragment")
+    host = parts.hostname.rstrip(".").lower()
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+        raise ValueError("must point at a public host")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is not None and not address.is_global:
+        raise ValueError("must point at a public address")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    return value
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Metadata = Annotated[dict[str, Any] | None, AfterValidator(_bounded_json)]
+CallbackUrl = Annotated[str | None, Field(max_length=2048), AfterValidator(_callback_url)]
+Hours = Annotated[float, Field(gt=0, le=87_600, strict=True, allow_inf_nan=False)]
+Target = Annotated[int, Field(ge=1, le=1_000_000_000, strict=True)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@|+=-]+$")]
+EngagementType = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+
+
+class CreateCampaignRequest(ApiRequest):
+    name: Name
+    start_time: UtcTimestamp
+    end_time: UtcTimestamp | None = None
+    duration_hours: Hours | None = None
+    target_engagements: Target | None = None
+    auto_close: bool = Field(default=True, strict=True)
+    metadata: Metadata = None
+    callback_url: CallbackUrl = None
+    reminders: list[UtcTimestamp] | None = Field(default=None, max_length=MAX_REMINDERS)
+
+
+class UpdateCampaignRequest(ApiRequest):
+    """Every field optional; `targetEngagements: null` removes the target."""
+
+    name: Name | None = None
+    start_time: UtcTimestamp | None = None
+    end_time: UtcTimestamp | None = None
+    duration_hours: Hours | None = None
+    target_engagements: Target | None = None
+    auto_close: bool | None = Field(default=None, strict=True)
+    metadata: Metadata = None
+    callback_url: CallbackUrl = None
+
+
+class CancelCampaignRequest(ApiRequest):
+    reason: Reason | None = None
+
+
+class EngagementRequest(ApiRequest):
+    engagement_type: EngagementType
+    user_id: UserId
+    occurred_at: UtcTimestamp | None = None
+    metadata: Metadata = None
+
+
+class CancelTimerRequest(ApiRequest):
+    reason: Reason | None = None
+
+
+CampaignIdText = Annotated[str, StringConstraints(pattern=r"^cmp_[0-9A-Za-z]{8,40}$")]
+OwnerIdText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class CampaignCreatedEvent(CreateCampaignRequest):
+    """`campaign.created` from another service: the create body, its owner, and optionally the id to use."""
+
+    owner_id: OwnerIdText
+    campaign_id: CampaignIdText | None = None
+
+
+class CampaignUpdatedEvent(UpdateCampaignRequest):
+    owner_id: OwnerIdText
+    campaign_id: CampaignIdText
+
+
+class CampaignCancelledEvent(CancelCampaignRequest):
+    owner_id: OwnerIdText
+    campaign_id: CampaignIdText

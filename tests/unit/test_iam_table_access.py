@@ -1,0 +1,132 @@
+"""Each function's IAM policy in template.yaml allows every table call its code makes.
+
+The local stack runs without IAM, so a key the code starts writing (say, a new item family) would
+only fail once deployed, as AccessDenied: a 500 on every such request. These tests run each
+function's use cases on moto's DynamoDB, record every call with the action IAM checks (each item of
+a transaction counts as its own action) and the leading key it touches, and hold them against the
+function's `dynamodb:LeadingKeys` conditions.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from gatehouse.errors import AuthenticationError
+from gatehouse.keys.dynamo import DynamoKeyStore
+from gatehouse.keys.service import KeysService
+from gatehouse.principal import Principal
+from gatehouse.ratelimit.dynamo import DynamoOverrideStore
+from gatehouse.ratelimit.overrides import Override
+from local.template import read_yaml
+from tests.unit.test_auth_key_store import TABLE, create_table
+
+ROOT = Path(__file__).resolve().parents[2]
+TABLE_ARN = {"Fn::GetAtt": ["GatehouseTable", "Arn"]}
+INDEX_ARN = {"Fn::Sub": "${GatehouseTable.Arn}/index/*"}
+_TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+Access = tuple[str, str, str]  # (IAM action, "table" or "index", leading key)
+
+
+def _leading_key(params: dict[str, Any]) -> str:
+    key = params.get("Key") or params.get("Item")
+    if key is not None:
+        return key["pk"]["S"]
+    return params["ExpressionAttributeValues"][":p"]["S"]  # a Query's partition value
+
+
+def _accesses(operation: str, params: dict[str, Any]) -> list[Access]:
+    if operation == "TransactWriteItems":
+        return [
+            (f"dynamodb:{_TRANSACT_ACTIONS[kind]}", "table", _leading_key(item[kind]))
+            for item in params["TransactItems"]
+            for kind in item
+        ]
+    return [(f"dynamodb:{operation}", "index" if "IndexName" in params else "table", _leading_key(params))]
+
+
+@pytest.fixture
+def recorded():
+    """A moto DynamoDB client whose every call is recorded as the accesses IAM checks."""
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(client)
+        accesses: list[Access] = []
+
+        def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+            accesses.extend(_accesses(model.name, params))
+
+        client.meta.events.register("provide-client-params.dynamodb.*", record)
+        yield client, accesses
+
+
+def _allowed(function: str, access: Access) -> bool:
+    action, resource, leading_key = access
+    properties = read_yaml(ROOT / "template.yaml")["Resources"][function]["Properties"]
+    for policy in properties.get("Policies", []):
+        for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+            if statement.get("Effect") != "Allow" or action not in statement["Action"]:
+                continue
+            if statement["Resource"] != (TABLE_ARN if resource == "table" else INDEX_ARN):
+                continue
+            for operator, keys in statement.get("Condition", {}).items():
+                patterns = keys["dynamodb:LeadingKeys"]
+                if operator.endswith("StringLike") and any(fnmatchcase(leading_key, p) for p in patterns):
+                    return True
+                if operator.endswith("StringEquals") and leading_key in patterns:
+                    return True
+    return False
+
+
+def _denied(function: str, accesses: list[Access]) -> list[Access]:
+    return sorted({a for a in accesses if not _allowed(function, a)})
+
+
+def test_the_keys_function_may_make_every_table_call_of_its_routes(recorded):
+    client, accesses = recorded
+    service = KeysService(DynamoKeyStore(client, TABLE), environment="test", max_keys_per_owner=5)
+    admin = Principal("root", "ops", "jwt", "enterprise", frozenset({"admin"}))
+    user = Principal("user-1", "org-1", "jwt", "free", frozenset({"keys:read", "keys:write"}))
+    # Every route of the function: create (counted against the owner's cap), list, get, rotate, revoke,
+    view, _ = service.create_key(user, "one", ["keys:read", "keys:write"])
+    service.create_key(admin, "for org-1", ["keys:read"], owner_id="org-1")
+    service.list_keys(user)
+    service.list_keys(admin)
+    service.get_key(user, view.id)
+    rotated, _ = service.rotate_key(user, view.id, 60)
+    service.revoke_key(user, rotated.id)
+    # an API key minting (its own record is read again first),
+    as_key = Principal(rotated.id, "org-1", "apiKey", "free", frozenset({"keys:write"}), key_id=rotated.id)
+    with pytest.raises(AuthenticationError):  # revoked: refused, after the read this test is about
+        service.create_key(as_key, "two", ["keys:write"])
+    # and the rate-limit guard's override lookup on every request.
+    DynamoOverrideStore(client, TABLE).get("user-1")
+    assert {a[2].split("#")[0] for a in accesses} >= {"KEY", "KEYHASH", "OWNER", "RLO", "KEYS"}
+    assert _denied("KeysFunction", accesses) == []
+
+
+def test_the_ratelimit_function_may_make_every_table_call_of_its_routes(recorded):
+    client, accesses = recorded
+    store = DynamoOverrideStore(client, TABLE)
+    store.put(Override(subject="partner-42", blocked=True))
+    store.get("partner-42")
+    store.delete("partner-42")
+    assert _denied("RateLimitFunction", accesses) == []
+
+
+def test_the_authorizer_may_read_a_key_hash_and_nothing_else(recorded):
+    client, accesses = recorded
+    DynamoKeyStore(client, TABLE).get_hash_record("0" * 64)
+    assert accesses and _denied("AuthorizerFunction", accesses) == []
+    assert not _allowed("AuthorizerFunction", ("dynamodb:GetItem", "table", "KEY#key_a"))
