@@ -1,4 +1,4 @@
-"""A programmable HTTP(S) downstream on 127.0.0.1 for the outbound client's and the callbacks' tests.
+"""A programmable HTTP(S) downstream on loopback for the outbound client's and the callbacks' tests.
 
 Each path answers from a script (a Reply, a list of Replies served in turn, the last repeated, or a
 function of the request); every request is kept (method, path, headers, body, TLS server name), and
@@ -43,7 +43,8 @@ Script = Reply | list[Reply] | Callable[[Seen], Reply]
 
 
 class Downstream:
-    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.routes: dict[str, Script] = {}
         self.default: Script = Reply()
         self.seen: list[Seen] = []
@@ -60,7 +61,8 @@ class Downstream:
         assert self._server is not None
         return int(self._server.server_address[1])
 
-    def url(self, path: str = "/", host: str = "127.0.0.1") -> str:
+    def url(self, path: str = "/", host: str | None = None) -> str:
+        host = host or self.host
         scheme = "https" if self._tls else "http"
         return f"{scheme}://{host}:{self.port}{path}"
 
@@ -114,7 +116,7 @@ class Downstream:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = ThreadingHTTPServer((self.host, 0), Handler)
         server.daemon_threads = True
         if self._tls is not None:
 

@@ -87,6 +87,18 @@ def test_a_redirect_to_a_refused_address_is_refused(downstream, location):
     assert downstream.hits() == 1  # the first hop only
 
 
+def test_a_redirect_to_127_0_0_1_is_refused_when_only_another_address_is_allowed():
+    # The downstream on 127.0.0.2 (allowed), redirecting to 127.0.0.1 (loopback, not allowed).
+    server = Downstream(host="127.0.0.2").start()
+    try:
+        server.routes["/hop"] = Reply(302, {"Location": f"http://127.0.0.1:{server.port}/"})
+        with pytest.raises(DestinationRefused) as refused:
+            client(AddressPolicy.from_setting("127.0.0.2/32")).request("GET", server.url("/hop"))
+        assert "loopback" in refused.value.reason and server.hits() == 1
+    finally:
+        server.stop()
+
+
 def test_a_redirect_allowed_by_configuration_is_followed(downstream):
     downstream.routes["/hop"] = Reply(307, {"Location": f"http://internal.test:{downstream.port}/there"})
     downstream.routes["/there"] = Reply(200, body=b"arrived")
