@@ -18,6 +18,7 @@ from gatehouse.scopes import (
     CAMPAIGNS_WRITE,
     KEYS_READ,
     KEYS_WRITE,
+    METRICS_READ,
     RATELIMIT_ADMIN,
     RATELIMIT_CHECK,
     TIMERS_WRITE,
@@ -82,6 +83,9 @@ ROUTES: Final[dict[str, RouteRule]] = {
     "GET /v1/timers/overdue": RouteRule(ADMIN),
     "POST /v1/timers/process": RouteRule(ADMIN),
     "POST /v1/recovery/trigger": RouteRule(ADMIN),
+    # Metrics: the operators' dashboards and scrapers.
+    "GET /v1/metrics": RouteRule(METRICS_READ),
+    "GET /v1/metrics/prometheus": RouteRule(METRICS_READ),
 }
 
 # What a route nobody declared needs: admin (fail closed).
