@@ -32,6 +32,8 @@ Guard = Callable[[Mapping[str, Any]], dict[str, str] | None]
 """A pre-route check: raises GatehouseError to refuse, may return headers for the answer."""
 
 _LOCATION_PREFIXES = {"body", "query", "path", "header", "cookie"}
+# The request timer; a test replaces it to send requests of known latencies (docs/metrics.md).
+request_clock: Callable[[], float] = time.perf_counter
 
 
 def _json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -122,7 +124,7 @@ def _observe(
     """After the answer is built: EMF and the Redis minute buckets. Never fails the request."""
     try:
         status = int(response.get("statusCode", 500))
-        latency_ms = (time.perf_counter() - started) * 1000
+        latency_ms = (request_clock() - started) * 1000
         metrics.add_metric(name="ApiRequests", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name=f"Api{status // 100}xx", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="ApiLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
@@ -141,7 +143,7 @@ def make_handler(
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
     @metrics.log_metrics(capture_cold_start_metric=True)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        started = time.perf_counter()
+        started = request_clock()
         begin_tally()
         principal = _principal_id(event)
         # The principal's id names a key or a subject, never its secret (docs/metrics.md#logs).

@@ -76,8 +76,9 @@ def render(merged: Merged, breakers: Mapping[str, str]) -> str:
         )
 
     def counter(family: str, help_text: str, samples: list[tuple[dict[str, str], int]]) -> None:
-        lines.append(f"# HELP {family} {help_text}")
-        lines.append(f"# TYPE {family} counter")
+        # The text format 0.0.4 names a counter's family after its sample, `_total` included.
+        lines.append(f"# HELP {family}_total {help_text}")
+        lines.append(f"# TYPE {family}_total counter")
         for labels, value in samples:
             lines.append(f"{family}_total{_labels(**labels)} {value}")
 

@@ -12,6 +12,7 @@ def all_routers() -> list[Router]:
         health,
         identity,
         keys,
+        metrics,
         ratelimit,
         timers,
         webhook_events,
@@ -29,4 +30,5 @@ def all_routers() -> list[Router]:
         webhook_sources.router,
         webhook_events.router,
         webhook_intake.router,
+        metrics.router,
     ]
