@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import redis
 from limits import RateLimitItemPerHour, RateLimitItemPerSecond
@@ -67,17 +69,58 @@ def run(redis_url: str, n: int) -> list[Table]:
         cases[f"limits {label}, 2 windows"] = hit_both
 
     samples = compare(cases, n)
+    server_time = server_time_per_check(client, {k: v for k, v in cases.items() if k != PING}, min(n, 2000))
 
     measurements = Table(
         f"Rate-limit check, sequential, interleaved, n={n:,} per case (loopback redis-server)",
         ["case", "p50 µs", "p99 µs", "ops/s", "round trips/check"],
         [[s.name, s.p50_us, s.p99_us, s.ops_per_s, s.round_trips] for s in samples],
     )
-    return [measurements, comparisons(samples)]
+    return [measurements, server_time, comparisons(samples, server_time)]
 
 
-def comparisons(samples: list[Sample]) -> Table:
+_COMMAND = re.compile(rb"\*\d+\r\n\$\d+\r\n([A-Za-z|]+)\r\n")
+
+
+def server_time_per_check(client: redis.Redis, cases: dict[str, Callable[[], object]], n: int) -> Table:
+    """Redis's own time per check from `INFO commandstats`, each case run alone after `CONFIG RESETSTAT`.
+
+    Only the commands a client sent count (a script's usec already holds the commands it ran):
+    their names are read off the socket, so `EVALSHA` is counted and the `MGET` inside it is not."""
+    rows: list[list[object]] = []
+    real_send = CountingConnection.send_packed_command
+    for name, op in cases.items():
+        sent: set[str] = set()
+
+        def recording_send(self: Any, command: Any, check_health: bool = True, sent: set[str] = sent) -> None:
+            chunks = [command] if isinstance(command, bytes | str) else list(command)
+            for chunk in chunks:
+                data = chunk.encode() if isinstance(chunk, str) else bytes(chunk)
+                sent.update(m.decode().lower() for m in _COMMAND.findall(data))
+            real_send(self, command, check_health)
+
+        client.config_resetstat()
+        CountingConnection.send_packed_command = recording_send  # type: ignore[method-assign]
+        try:
+            for _ in range(n):
+                op()
+        finally:
+            CountingConnection.send_packed_command = real_send  # type: ignore[method-assign]
+        stats = client.info("commandstats")
+        top = {k.removeprefix("cmdstat_"): v for k, v in stats.items() if k.removeprefix("cmdstat_") in sent}
+        usec = sum(v["usec"] for v in top.values())
+        calls = sum(v["calls"] for v in top.values())
+        rows.append([name, usec / n, calls / n, ", ".join(sorted(top))])
+    return Table(
+        f"Redis server time per check (INFO commandstats, commands sent), each case alone, n={n:,}",
+        ["case", "server µs/check", "commands/check", "commands"],
+        rows,
+    )
+
+
+def comparisons(samples: list[Sample], server_time: Table) -> Table:
     by_name = {s.name: s for s in samples}
+    server_us = {str(row[0]): float(row[1]) for row in server_time.rows}  # type: ignore[arg-type]
     ping = by_name[PING]
     check = by_name[CHECK]
     latency_ratio = check.p50_us / ping.p50_us
@@ -90,6 +133,11 @@ def comparisons(samples: list[Sample]) -> Table:
         if s.name.startswith("limits "):
             ratio = check.ops_per_s / s.ops_per_s
             rows.append([f"check ops / {s.name}", f"{ratio:.2f}x", ">= 2x", _ok(ratio >= 2)])
+    fixed = server_us["limits fixed window, 2 windows"]
+    server_ratio = server_us[CHECK] / fixed if fixed else float("inf")
+    rows.append(
+        ["server µs / limits fixed window, 2 windows", f"{server_ratio:.2f}x", "<= 1.5x", _ok(server_ratio <= 1.5)]
+    )
     return Table(
         "Rate-limit targets (docs/reference.md#performance-targets)",
         ["comparison", "measured", "target", "result"],

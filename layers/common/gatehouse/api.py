@@ -128,8 +128,10 @@ def _observe(
         metrics.add_metric(name="ApiRequests", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name=f"Api{status // 100}xx", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="ApiLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
-        sample = RequestSample(str(event.get("routeKey") or "unknown"), status, principal, latency_ms)
-        record_invocation(sample, tally)
+        route = str(event.get("routeKey") or "unknown")
+        # One access line per request: the principal and route are already on the logger's keys.
+        logger.info("request", extra={"status": status, "latencyMs": round(latency_ms, 3)})
+        record_invocation(RequestSample(route, status, principal, latency_ms), tally)
     except Exception:
         logger.exception("request metrics failed")
 
