@@ -287,3 +287,36 @@ def test_principals_beyond_the_kept_few_fold_into_other(metrics_redis: RedisServ
     summary = MetricsService(store, dict, clock=lambda: 600.0).summary("5m")
     top = {p["principal"]: p["requests"] for p in summary["requests"]["topPrincipals"]}
     assert top == {"a": 5, "b": 4, "c": 3, "other": 2}
+
+
+def test_a_job_writes_its_timer_and_webhook_counts_once(
+    metrics_redis: RedisServer, control: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gatehouse import wiring
+    from gatehouse.jobs import make_job
+    from gatehouse.metrics.records import count_timer, count_webhook, note_lateness
+    from gatehouse.metrics.runtime import metrics_service
+
+    monkeypatch.setenv("REDIS_URL", metrics_redis.url)
+    wiring.reset()
+
+    def fire(event: Any, context: Any) -> dict[str, Any]:
+        count_timer("fired")
+        count_timer("overdue")
+        note_lateness(1200.0)
+        note_lateness(80.0)
+        count_webhook("processed", "stripe")
+        return {"status": "fired"}
+
+    try:
+        assert make_job(fire, name="Bench")({}, FakeLambdaContext()) == {"status": "fired"}
+        summary = metrics_service().summary("1h")
+    finally:
+        wiring.reset()
+    assert summary["requests"]["total"] == 0  # a job is not an API request
+    timers = summary["timers"]
+    assert (timers["fired"], timers["overdue"], timers["scheduled"], timers["failed"]) == (1, 1, 0, 0)
+    assert timers["latenessMs"]["max"] == 1200.0
+    assert 80 <= timers["latenessMs"]["p50"] <= 1000  # within the bucket of 80 ms (0.1 s) or the next
+    assert summary["webhooks"]["processed"] == 1
+    assert summary["webhooks"]["bySource"]["stripe"]["processed"] == 1
