@@ -18,7 +18,7 @@ _P50 = {"p50 µs": 1.0, "p50 ms": 1000.0, "total ms": 1000.0}
 _P99 = {"p99 µs": 1.0}
 _OPS = ("ops/s", "deliveries/s", "firings/s")
 _ROUND_TRIPS = ("round trips/check", "redis round trips", "Redis round trips")
-_AWS = ("DynamoDB calls", "other AWS calls", "DynamoDB", "Scheduler", "other")
+_AWS = ("DynamoDB calls", "other AWS calls", "DynamoDB", "Scheduler", "other", "DynamoDB reads/auth", "per delivery")
 
 
 def _number(value: object) -> float | None:
