@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
+from pathlib import Path
 
-from bench import auth, coldstart, counts, ratelimit, resilience, timers, webhooks
+from bench import auth, coldstart, counts, metrics, ratelimit, resilience, results, timers, webhooks
 from bench.table import Table
 from local.redis_server import RedisServer
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / ".gatehouse" / "bench.json"
 
 # Section name -> function(redis_url, n) -> tables, run in this order by default.
 SECTIONS: dict[str, Callable[[str, int], list[Table]]] = {
@@ -16,6 +20,7 @@ SECTIONS: dict[str, Callable[[str, int], list[Table]]] = {
     "resilience": resilience.run,
     "auth": auth.run,
     "webhooks": webhooks.run,
+    "metrics": metrics.run,
     "coldstart": coldstart.run,
     "counts": counts.run,
     "timers": timers.run,
@@ -30,13 +35,17 @@ def main(argv: list[str] | None = None) -> int:
 
     # A private redis-server: no other client's traffic in the numbers, nothing left behind.
     server = RedisServer().start()
+    tables: list[tuple[str, Table]] = []
     try:
         for name in args.section or list(SECTIONS):
             for table in SECTIONS[name](server.url, args.n):
+                tables.append((name, table))
                 print(table.render())
                 print()
     finally:
         server.stop()
+        count = results.write(RESULTS, tables)
+        print(f"{count} rows written to {RESULTS.relative_to(ROOT)}")
     return 0
 
 

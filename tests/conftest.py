@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ from local.__main__ import find_bootstrap
 from local.redis_server import RedisServer
 from local.services import LocalServices
 from local.stack import LocalStack
+from tests import secret_log_guard
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_TEMPLATE = ROOT / "tests" / "fixtures" / "template.yaml"
@@ -32,6 +34,39 @@ def redis_server() -> Iterator[RedisServer]:
 @pytest.fixture(scope="session")
 def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_secret_in_any_log_line() -> Iterator[None]:
+    """Captures every log record of the session and fails it if one holds a secret a test used
+    (tests/secret_log_guard.py). The product's own generators are wrapped to remember what they mint."""
+    from gatehouse.keys import api_key_format
+    from gatehouse.webhooks import source_service
+
+    handler = secret_log_guard.CapturingHandler(level=logging.DEBUG)
+    loggers = [logging.getLogger(), logging.getLogger("gatehouse")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    patch = pytest.MonkeyPatch()
+
+    def remembered(generate: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            value = generate(*args, **kwargs)
+            secret_log_guard.remember(value)
+            return value
+
+        return wrapper
+
+    patch.setattr(api_key_format, "generate", remembered(api_key_format.generate))
+    patch.setattr(source_service, "generated_secret", remembered(source_service.generated_secret))
+    try:
+        yield
+    finally:
+        patch.undo()
+        for logger in loggers:
+            logger.removeHandler(handler)
+    leaks = secret_log_guard.leaks()
+    assert not leaks, f"secrets in log lines: {leaks[:5]}"
 
 
 @pytest.fixture(autouse=True)

@@ -11,12 +11,15 @@ import uuid
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from tests.secret_log_guard import remember
+
 
 def _hmac(key: bytes, data: bytes) -> bytes:
     return hmac.new(key, data, hashlib.sha256).digest()
 
 
 def standard_headers(secret: str, body: bytes, *, msg_id: str | None = None, ts: int | None = None) -> dict[str, str]:
+    remember(secret)
     msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
     ts = int(time.time()) if ts is None else ts
     key = base64.b64decode(secret.removeprefix("whsec_"))
@@ -40,12 +43,14 @@ def standard_v1a_headers(
 
 
 def stripe_headers(secret: str, body: bytes, *, ts: int | None = None) -> dict[str, str]:
+    remember(secret)
     ts = int(time.time()) if ts is None else ts
     sig = _hmac(secret.encode(), f"{ts}.".encode() + body).hex()
     return {"stripe-signature": f"t={ts},v1={sig},v0=deadbeef"}
 
 
 def github_headers(secret: str, body: bytes, *, delivery: str | None = None, event: str = "push") -> dict[str, str]:
+    remember(secret)
     return {
         "x-hub-signature-256": "sha256=" + _hmac(secret.encode(), body).hex(),
         "x-github-delivery": delivery or str(uuid.uuid4()),
@@ -54,6 +59,7 @@ def github_headers(secret: str, body: bytes, *, delivery: str | None = None, eve
 
 
 def slack_headers(secret: str, body: bytes, *, ts: int | None = None) -> dict[str, str]:
+    remember(secret)
     ts = int(time.time()) if ts is None else ts
     sig = _hmac(secret.encode(), f"v0:{ts}:".encode() + body).hex()
     return {"x-slack-request-timestamp": str(ts), "x-slack-signature": f"v0={sig}"}
@@ -62,6 +68,7 @@ def slack_headers(secret: str, body: bytes, *, ts: int | None = None) -> dict[st
 def shopify_headers(
     secret: str, body: bytes, *, delivery: str | None = None, topic: str = "orders/create"
 ) -> dict[str, str]:
+    remember(secret)
     return {
         "x-shopify-hmac-sha256": base64.b64encode(_hmac(secret.encode(), body)).decode(),
         "x-shopify-webhook-id": delivery or str(uuid.uuid4()),
@@ -72,6 +79,7 @@ def shopify_headers(
 def hmac_sha256_headers(
     secret: str, body: bytes, *, delivery: str | None = None, ts: int | None = None, event: str | None = None
 ) -> dict[str, str]:
+    remember(secret)
     ts = int(time.time()) if ts is None else ts
     headers = {
         "x-webhook-timestamp": str(ts),
@@ -91,9 +99,11 @@ SECRETS = {
     "shopify": "shpss_0123456789abcdef0123456789abcdef",
     "hmac-sha256": "a-long-enough-shared-secret-for-tests",
 }
+remember(*SECRETS.values())
 
 
 def sign(scheme: str, secret: str, body: bytes, **kwargs: object) -> dict[str, str]:
+    remember(secret)
     signer = {
         "standard": standard_headers,
         "stripe": stripe_headers,

@@ -15,6 +15,8 @@ from typing import Any
 import jwt
 import requests
 
+from tests.secret_log_guard import remember
+
 TIMEOUT = 5
 
 
@@ -50,13 +52,16 @@ def claims(info: dict[str, Any], *, sub: str | None = None, scope: str = "admin"
 
 def mint(info: dict[str, Any], **kwargs: Any) -> str:
     """An HS256 token of the local dev issuer (see local/bootstrap.py)."""
-    return jwt.encode(claims(info, **kwargs), info["jwt"]["secret"], algorithm="HS256")
+    token = jwt.encode(claims(info, **kwargs), info["jwt"]["secret"], algorithm="HS256")
+    remember(token, info["jwt"]["secret"])
+    return token
 
 
 def hmac_token(header: dict[str, Any], payload: dict[str, Any], secret: bytes, digest: Any = hashlib.sha256) -> str:
     """A JWT signed by hand (pyjwt refuses some of the keys an attacker would use)."""
     signing_input = f"{b64json(header)}.{b64json(payload)}"
     signature = hmac.new(secret, signing_input.encode(), digest).digest()
+    remember(secret, f"{signing_input}.{b64url(signature)}")
     return f"{signing_input}.{b64url(signature)}"
 
 

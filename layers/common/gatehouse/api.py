@@ -12,6 +12,7 @@ and counted before its body is even looked at.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -22,7 +23,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gatehouse.errors import ErrorCode, GatehouseError, error_body
-from gatehouse.observability import logger, metrics, tracer, tracing_enabled
+from gatehouse.metrics.records import ANONYMOUS, RequestSample, Tally, begin_tally, end_tally
+from gatehouse.observability import logger, metrics, record_invocation, tracer, tracing_enabled
 from gatehouse.request_id import request_id_for
 
 JSON = "application/json"
@@ -30,6 +32,8 @@ Guard = Callable[[Mapping[str, Any]], dict[str, str] | None]
 """A pre-route check: raises GatehouseError to refuse, may return headers for the answer."""
 
 _LOCATION_PREFIXES = {"body", "query", "path", "header", "cookie"}
+# The request timer; a test replaces it to send requests of known latencies (docs/metrics.md).
+request_clock: Callable[[], float] = time.perf_counter
 
 
 def _json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -107,15 +111,45 @@ def create_app(*, title: str = "Gatehouse") -> APIGatewayHttpResolver:
     return app
 
 
+def _principal_id(event: Mapping[str, Any]) -> str:
+    """The authorizer's principal id, unparsed (metrics and logs only), or `anonymous` on a public route."""
+    context = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda")
+    value = context.get("principalId") if isinstance(context, Mapping) else None
+    return value if isinstance(value, str) and value else ANONYMOUS
+
+
+def _observe(
+    event: Mapping[str, Any], response: Mapping[str, Any], principal: str, started: float, tally: Tally
+) -> None:
+    """After the answer is built: EMF and the Redis minute buckets. Never fails the request."""
+    try:
+        status = int(response.get("statusCode", 500))
+        latency_ms = (request_clock() - started) * 1000
+        metrics.add_metric(name="ApiRequests", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=f"Api{status // 100}xx", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="ApiLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
+        route = str(event.get("routeKey") or "unknown")
+        # One access line per request: the principal and route are already on the logger's keys.
+        logger.info("request", extra={"status": status, "latencyMs": round(latency_ms, 3)})
+        record_invocation(RequestSample(route, status, principal, latency_ms), tally)
+    except Exception:
+        logger.exception("request metrics failed")
+
+
 def make_handler(
     app: APIGatewayHttpResolver, guards: list[Guard] | None = None
 ) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     """The Lambda entry point for `app`: guards first, then the routes, then common headers."""
     checks = list(guards or [])
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-    @metrics.log_metrics
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+    @metrics.log_metrics(capture_cold_start_metric=True)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        started = request_clock()
+        begin_tally()
+        principal = _principal_id(event)
+        # The principal's id names a key or a subject, never its secret (docs/metrics.md#logs).
+        logger.append_keys(principal=principal, route=str(event.get("routeKey", "")))
         request_id = request_id_for(event)
         # Pin the chosen id on the event, so every exception handler answers with the same one.
         event.setdefault("headers", {})["x-request-id"] = request_id
@@ -135,7 +169,7 @@ def make_handler(
         for name, value in extra_headers.items():
             headers.setdefault(name, value)
         headers["X-Request-Id"] = request_id
-        metrics.add_metric(name="ApiRequests", unit=MetricUnit.Count, value=1)
+        _observe(event, response, principal, started, end_tally())
         return response
 
     if tracing_enabled():

@@ -28,7 +28,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gatehouse.errors import GatehouseError, ValidationError
-from gatehouse.observability import logger, metrics, tracer, tracing_enabled
+from gatehouse.metrics.records import begin_tally, end_tally
+from gatehouse.observability import logger, metrics, record_invocation, tracer, tracing_enabled
 
 Job = Callable[[Any, LambdaContext], dict[str, Any]]
 RecordHandler = Callable[[SQSRecord], None]
@@ -38,9 +39,10 @@ SAFETY_SECONDS = 5.0  # the sweep stops starting work this long before the funct
 def make_job(handler: Job, *, name: str) -> Callable[[Any, LambdaContext], dict[str, Any]]:
     """The Lambda entry point for `handler`: logs, metrics, and dropping what can never succeed."""
 
-    @logger.inject_lambda_context
-    @metrics.log_metrics
+    @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics(capture_cold_start_metric=True)
     def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+        begin_tally()
         try:
             answer = handler(event, context)
         except GatehouseError as refusal:
@@ -50,6 +52,8 @@ def make_job(handler: Job, *, name: str) -> Callable[[Any, LambdaContext], dict[
             )
             metrics.add_metric(name=f"{name}Dropped", unit=MetricUnit.Count, value=1)
             return {"status": "dropped", "code": refusal.code.value, "reason": refusal.message}
+        finally:
+            _flush_tally()
         metrics.add_metric(name=f"{name}Handled", unit=MetricUnit.Count, value=1)
         return answer
 
@@ -63,18 +67,33 @@ def make_batch_handler(record_handler: RecordHandler) -> Callable[[dict[str, Any
     # schedule), not raised as a function error that would retry them all at once.
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
-    @logger.inject_lambda_context
-    @metrics.log_metrics
+    @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics(capture_cold_start_metric=True)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="QueueRecords", unit=MetricUnit.Count, value=len(event.get("Records") or []))
-        answer = process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
+        begin_tally()
+        try:
+            answer = process_partial_response(
+                event=event, record_handler=record_handler, processor=processor, context=context
+            )
+        finally:
+            _flush_tally()
         return dict(answer)
 
     if tracing_enabled():
         return tracer().capture_lambda_handler(lambda_handler, capture_response=False)
     return lambda_handler
+
+
+def _flush_tally() -> None:
+    """The invocation's counters (timers, webhooks) in one write; never the job's failure."""
+    tally = end_tally()
+    if not tally:
+        return
+    try:
+        record_invocation(None, tally)
+    except Exception:
+        logger.exception("job metrics failed")
 
 
 # --- timers and campaigns ----------------------------------------------------------------------

@@ -18,6 +18,7 @@ from gatehouse.scopes import (
     CAMPAIGNS_WRITE,
     KEYS_READ,
     KEYS_WRITE,
+    METRICS_READ,
     RATELIMIT_ADMIN,
     RATELIMIT_CHECK,
     TIMERS_WRITE,
@@ -86,6 +87,9 @@ ROUTES: Final[dict[str, RouteRule]] = {
     "GET /v1/breakers": RouteRule(ADMIN),
     "POST /v1/breakers/{name}/reset": RouteRule(ADMIN),
     "POST /v1/breakers/{name}/isolate": RouteRule(ADMIN),
+    # Metrics: the operators' dashboards and scrapers.
+    "GET /v1/metrics": RouteRule(METRICS_READ),
+    "GET /v1/metrics/prometheus": RouteRule(METRICS_READ),
 }
 
 # What a route nobody declared needs: admin (fail closed).

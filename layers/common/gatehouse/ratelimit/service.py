@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from gatehouse.errors import AuthorizationError, NotFoundError, ServiceUnavailableError, ValidationError
+from gatehouse.metrics.records import RATELIMIT_CHECKED, RATELIMIT_LIMITED, count
 from gatehouse.principal import Principal
 from gatehouse.ratelimit.decision import Decision, ScopedWindow, WindowResult, scoped_windows
 from gatehouse.ratelimit.errors import LimiterReplyError, LimiterUnavailable
@@ -214,7 +215,7 @@ class RateLimitService:
         policies = self.registry.policies_for(caller.tier, route_key)
         if not has_scope(caller.scopes, required_scope(route_key)):
             policies = [p for p in policies if p.charged_to != "owner"]
-        return self.limiter.check(caller.principal_id, policies, owner=caller.owner_id)
+        return _counted(self.limiter.check(caller.principal_id, policies, owner=caller.owner_id))
 
     def check(
         self,
@@ -239,7 +240,7 @@ class RateLimitService:
         if outgrown is not None:
             raise ValidationError(details=[{"field": "cost", "message": cost_error(outgrown)}])
         # Counted apart from principals' own buckets, but an override names the subject as given.
-        return self.limiter.check(CHECK_NAMESPACE + subject, policies, cost, override_subject=subject)
+        return _counted(self.limiter.check(CHECK_NAMESPACE + subject, policies, cost, override_subject=subject))
 
     def usage(
         self, caller: Principal, subject: str, policy_names: str | None = None, *, owner: str | None = None
@@ -288,3 +289,11 @@ class RateLimitService:
         if not self._overrides.delete(subject):
             raise NotFoundError("No override for this subject.")
         self._override_cache.invalidate(subject)
+
+
+def _counted(decision: Decision) -> Decision:
+    """Note the check for the metrics, written with the request's own sample (docs/metrics.md)."""
+    count(RATELIMIT_CHECKED)
+    if not decision.allowed:
+        count(RATELIMIT_LIMITED)
+    return decision

@@ -13,6 +13,7 @@ def all_routers() -> list[Router]:
         health,
         identity,
         keys,
+        metrics,
         ratelimit,
         timers,
         webhook_events,
@@ -31,4 +32,5 @@ def all_routers() -> list[Router]:
         webhook_events.router,
         webhook_intake.router,
         breakers.router,
+        metrics.router,
     ]

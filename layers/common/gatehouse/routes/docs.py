@@ -19,7 +19,6 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
 
 import gatehouse
-from gatehouse.routes.catalog import all_routers
 
 TITLE = "Gatehouse"
 DESCRIPTION = (
@@ -107,8 +106,20 @@ def _complete(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def openapi_document(app: APIGatewayHttpResolver) -> str:
-    raw = app.get_openapi_json_schema(
+@lru_cache(maxsize=1)
+def described_api() -> APIGatewayHttpResolver:
+    """Every area's routes on a resolver of their own, built on the first document asked for:
+    loading them all costs the docs function's cold start more than the rest of it (docs/metrics.md)."""
+    from gatehouse.routes.catalog import all_routers
+
+    described = APIGatewayHttpResolver(enable_validation=True)
+    for router in all_routers():
+        described.include_router(router)
+    return described
+
+
+def openapi_document(app: APIGatewayHttpResolver | None = None) -> str:
+    raw = (app or described_api()).get_openapi_json_schema(
         title=TITLE,
         version=gatehouse.__version__,
         description=DESCRIPTION,
@@ -127,17 +138,15 @@ def _swagger_assets() -> tuple[str, str]:
 
 
 def mount_docs(app: APIGatewayHttpResolver) -> None:
-    """Include every router and serve the document and Swagger UI, both built from it."""
-    for router in all_routers():
-        app.include_router(router)
+    """Serve the document of every router, and Swagger UI on it."""
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi_json() -> Response[str]:
-        return Response(status_code=200, content_type="application/json", body=openapi_document(app))
+        return Response(status_code=200, content_type="application/json", body=openapi_document())
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> Response[str]:
         js, css = _swagger_assets()
         # Escaping "</" keeps the inlined JSON from closing the page's <script> element.
-        html = generate_swagger_html(openapi_document(app).replace("</", "<\\/"), js, css, "", None)
+        html = generate_swagger_html(openapi_document().replace("</", "<\\/"), js, css, "", None)
         return Response(status_code=200, content_type="text/html", body=html)

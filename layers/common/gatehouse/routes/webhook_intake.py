@@ -11,7 +11,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from gatehouse.errors import PayloadTooLargeError, ValidationError
+from gatehouse.errors import GatehouseError, PayloadTooLargeError, ValidationError
+from gatehouse.metrics.records import count_webhook
 from gatehouse.webhooks.intake import Delivery
 from gatehouse.webhooks.runtime import webhook_intake
 from gatehouse.webhooks.source_service import MAX_BODY_BYTES
@@ -64,8 +65,14 @@ def receive_webhook(source: SourcePath) -> Response[dict[str, Any]]:
         headers={str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()},
         client_ip=str(context.get("sourceIp") or "unknown"),
     )
-    answer = webhook_intake().receive(delivery)
+    try:
+        answer = webhook_intake().receive(delivery)
+    except GatehouseError as refusal:
+        # An unknown source is not named: anyone may send to any path, and labels must stay bounded.
+        count_webhook("rejected", source if refusal.status != 404 else "unknown")
+        raise
     if answer.challenge is not None:
         return Response(status_code=200, content_type="application/json", body={"challenge": answer.challenge})
+    count_webhook("duplicates" if answer.duplicate else "received", source)
     body = IntakeAccepted(id=answer.event_id, duplicate=answer.duplicate).to_public()
     return Response(status_code=200 if answer.duplicate else 202, content_type="application/json", body=body)

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from gatehouse.errors import ConflictError, NotFoundError, ValidationError
 from gatehouse.events.records import LifecycleEvent, event_id_for
 from gatehouse.events.service import EventRelay
+from gatehouse.metrics.records import count_timer, note_lateness
 from gatehouse.timers.records import (
     CANCELLED,
     COMPLETED,
@@ -124,6 +125,19 @@ class RecoveryReport:
     fired_ids: list[str] = field(default_factory=list)
 
 
+def _counted(result: FireResult, firing: Firing) -> FireResult:
+    """Note a claimed firing's outcome and lateness for the metrics (docs/metrics.md#timers)."""
+    if result.status == "fired":
+        count_timer("fired")
+        if firing.source == "sweep":
+            count_timer("overdue")  # its schedule never delivered: the sweep found it past due
+        if result.timer is not None and result.timer.lateness_ms is not None:
+            note_lateness(result.timer.lateness_ms)
+    elif result.status == "failed":
+        count_timer("failed")
+    return result
+
+
 def _error_text(error: BaseException | str) -> str:
     text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
     return text[:_MAX_ERROR]
@@ -208,6 +222,7 @@ class TimersService:
                 continue
             try:
                 self._schedules.create(timer)
+                count_timer("scheduled")
             except ScheduleUnavailable:
                 missing += 1
                 log.warning("schedule not created; the sweep will", extra={"timerId": timer.timer_id})
@@ -311,8 +326,10 @@ class TimersService:
         except TransactionConflict:
             return FireResult("ignored", "another delivery claimed it first", timer)
         if action is None:
-            return self._attempt_failed(claimed, f"no action for timers of kind {owner_kind!r}", firing)
-        return self._run(claimed, firing, action)
+            return _counted(
+                self._attempt_failed(claimed, f"no action for timers of kind {owner_kind!r}", firing), firing
+            )
+        return _counted(self._run(claimed, firing, action), firing)
 
     @staticmethod
     def _claimable(timer: Timer | None, generation: int | None, firing: Firing, now: float) -> tuple[str | None, str]:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gatehouse.metrics.records import count_webhook
 from gatehouse.webhooks.payload import UnreadablePayload, engagement_of, read_payload
 from gatehouse.webhooks.records import (
     EVENT_ID,
@@ -127,11 +128,14 @@ class WebhookProcessor:
         except (UnreadablePayload, EngagementRejected) as error:
             # Retrying cannot help: FAILED now, and the message is done with (no dead-letter noise).
             self._events.fail(event_id, token, int(self._clock()), error_summary(error), final=True)
+            count_webhook("failed", claimed.source)
             logger.warning("webhook event failed permanently", extra={"eventId": event_id, "error": str(error)})
             return
         except Exception as error:
             final = message.receive_count >= self._max_receives
             self._events.fail(event_id, token, int(self._clock()), error_summary(error), final=final)
+            if final:
+                count_webhook("failed", claimed.source)
             # The last delivery's message comes back at once, so the queue moves it to the DLQ now.
             self._retry.delay(message.receipt_handle, 0 if final else self.backoff_seconds(claimed.attempts))
             logger.warning(
@@ -141,6 +145,8 @@ class WebhookProcessor:
             raise
         if not self._events.complete(event_id, token, int(self._clock())):
             logger.warning("webhook event lease was lost before completion", extra={"eventId": event_id})
+        else:
+            count_webhook("processed", claimed.source)
 
     def backoff_seconds(self, attempt: int) -> int:
         """Exponential backoff with full jitter: up to base * 2^(attempt-1), at most the cap."""
