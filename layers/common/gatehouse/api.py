@@ -111,6 +111,11 @@ def create_app(*, title: str = "Gatehouse") -> APIGatewayHttpResolver:
     return app
 
 
+# Liveness touches no dependency, not even the metrics store: a load balancer's probes would
+# otherwise make every instance's liveness depend on Redis (docs/metrics.md).
+UNRECORDED_ROUTES = frozenset({"GET /health"})
+
+
 def _principal_id(event: Mapping[str, Any]) -> str:
     """The authorizer's principal id, unparsed (metrics and logs only), or `anonymous` on a public route."""
     context = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda")
@@ -131,7 +136,8 @@ def _observe(
         route = str(event.get("routeKey") or "unknown")
         # One access line per request: the principal and route are already on the logger's keys.
         logger.info("request", extra={"status": status, "latencyMs": round(latency_ms, 3)})
-        record_invocation(RequestSample(route, status, principal, latency_ms), tally)
+        if route not in UNRECORDED_ROUTES:
+            record_invocation(RequestSample(route, status, principal, latency_ms), tally)
     except Exception:
         logger.exception("request metrics failed")
 
