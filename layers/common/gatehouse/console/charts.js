@@ -26,7 +26,7 @@ export function barChart(title, points, unit = '') {
 export function gauge(label, used, limit, note) {
   const ratio = limit > 0 ? Math.min(1, used / limit) : 0;
   const level = ratio >= 1 ? 'full' : ratio >= 0.8 ? 'high' : 'ok';
-  const svg = s('svg', { viewBox: '0 0 200 14', class: `gauge ${level}`, role: 'img',
+  const svg = s('svg', { viewBox: '0 0 200 14', preserveAspectRatio: 'none', class: `gauge ${level}`, role: 'img',
     'aria-label': `${label}: ${used} of ${limit} used` },
   s('rect', { x: 0, y: 0, width: 200, height: 14, rx: 3, class: 'track' }),
   s('rect', { x: 0, y: 0, width: Math.max(ratio * 200, used > 0 ? 2 : 0), height: 14, rx: 3, class: 'fill' }));

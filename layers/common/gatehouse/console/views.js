@@ -229,10 +229,10 @@ async function ratelimit(root, _parts, params, ctx) {
   root.append(panel('Subject', lookup), usageBox);
   try {
     const usage = await api('GET', `/v1/ratelimit/usage/${enc(subject)}${q({ owner: params.get('owner'), policy: params.get('policy') })}`);
-    usageBox.append(
+    usageBox.append(h('div', {},
       usage.blocked ? h('p', {}, badge('blocked'), ' every request of this subject is refused') : null,
-      usage.degraded ? h('p', {}, badge('warn'), ' Redis unavailable: in-process fallback') : null,
-      h('div', { class: 'gauges', 'data-subject': subject }, usage.windows.map((w) => gauge(`${w.policy}.${w.window}`, w.used, w.limit,
+      usage.degraded ? h('p', {}, badge('warn'), ' Redis unavailable: in-process fallback') : null),
+    h('div', { class: 'gauges', 'data-subject': subject }, usage.windows.map((w) => gauge(`${w.policy}.${w.window}`, w.used, w.limit,
         `${w.algorithm}, ${w.windowSeconds}s window, resets ${fmtTime(w.resetAt)}`))));
   } catch (err) {
     usageBox.append(errorBox(err));
