@@ -12,8 +12,8 @@ const SCOPES = ['admin', 'keys:read', 'keys:write', 'ratelimit:check', 'ratelimi
 const TIERS = ['free', 'starter', 'professional', 'enterprise'];
 
 const input = (attrs) => h('input', { autocomplete: 'off', ...attrs });
-const select = (options, value, attrs = {}) => h('select', attrs,
-  options.map((o) => h('option', { value: o, selected: o === value }, o || 'any')));
+const select = (options, value, attrs = {}, empty = 'any') => h('select', attrs,
+  options.map((o) => h('option', { value: o, selected: o === value }, o || empty)));
 const hashWith = (path, params) => `#/${path}${q(params)}`;
 const missing = (err) => err instanceof ApiError && err.status === 404;
 
@@ -185,7 +185,7 @@ function createKeyPanel(ctx) {
   const mine = SCOPES.filter((sc) => sc !== 'admin' && can(sc));
   const boxes = h('fieldset', { class: 'checks' }, h('legend', {}, 'Scopes'),
     (can('admin') ? ['admin', ...mine] : mine).map((sc) => h('label', {}, h('input', { type: 'checkbox', value: sc }), ` ${sc}`)));
-  const tier = select(['', ...TIERS], '', {});
+  const tier = select(['', ...TIERS], '', {}, '(default)');
   const expires = input({ type: 'datetime-local' });
   const result = h('div', { 'aria-live': 'polite' });
   const f = form('Create a key', [field('Name', name), boxes,
