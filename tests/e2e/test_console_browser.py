@@ -109,6 +109,7 @@ def test_create_a_key_and_see_its_secret_once(tab: Watched, local_stack: Any) ->
     name = f"console key {uuid.uuid4().hex[:6]}"
     page.get_by_label("Name").fill(name)
     page.get_by_label("keys:read").check()
+    page.get_by_label("Expires (UTC, optional)").fill("2030-01-01T10:00")
     page.get_by_role("button", name="Create key").click()
     secret = page.locator("[data-secret]").inner_text()
     assert re.fullmatch(r"gk_test_[A-Za-z0-9]+", secret)
@@ -120,6 +121,7 @@ def test_create_a_key_and_see_its_secret_once(tab: Watched, local_stack: Any) ->
     page.get_by_role("link", name="Done: show the list").click()
     page.get_by_role("cell", name=name).wait_for()
     assert secret not in page.content()
+    assert page.get_by_role("cell", name="2030-01-01T10:00:00Z").is_visible()
     tab.screenshot("keys")
     # Rotate with a grace period: a new secret, shown once; then revoke the old key
     row = page.locator("tr", has=page.get_by_role("cell", name=name, exact=True)).first

@@ -193,7 +193,7 @@ function createKeyPanel(ctx) {
     field('Expires (UTC, optional)', expires)], 'Create key', async () => {
     const body = { name: name.value, scopes: [...boxes.querySelectorAll('input:checked')].map((c) => c.value) };
     if (tier.value) body.tier = tier.value;
-    if (expires.value) body.expiresAt = `${expires.value}:00Z`.replace(/:00:00Z$/, ':00Z');
+    if (expires.value) body.expiresAt = `${expires.value}:00Z`; // datetime-local is minutes, read as UTC
     const created = await api('POST', '/v1/keys', body);
     result.replaceChildren(secretOnce(`Secret of ${created.name}`, created.key),
       h('p', {}, h('a', { href: '#/keys', 'data-reload': '' }, 'Done: show the list')));
