@@ -282,3 +282,38 @@ def test_breakers_view(tab: Watched, local_stack: Any) -> None:
     rows = page.locator("main table tbody tr")
     rows.first.or_(unavailable).wait_for()
     tab.screenshot("breakers")
+
+
+def test_register_a_source_and_rotate_its_secret(tab: Watched, local_stack: Any) -> None:
+    page = sign_in(tab, local_stack, local_stack.bootstrap_info["adminKey"], "webhooks")
+    name = f"ui-{uuid.uuid4().hex[:8]}"
+    page.get_by_text("Register a source").click()
+    page.get_by_label("Name").fill(name)
+    page.get_by_role("button", name="Register source").click()
+    first = page.locator("[data-secret]").inner_text()
+    assert first.startswith("whsec_")
+    # The generated secret verifies a webhook
+    body = b'{"type": "ping"}'
+    sent = requests.post(f"{local_stack.api_url}/webhooks/{name}", data=body,
+                         headers=standard_headers(first, body), timeout=10)  # fmt: skip
+    assert sent.status_code == 202, sent.text
+    page.get_by_role("link", name="Refresh").click()
+    row = page.locator("tr", has=page.get_by_role("cell", name=name, exact=True))
+    row.get_by_role("button", name="Rotate secret").click()
+    page.get_by_text(f"New secret of {name}").wait_for()
+    assert page.locator("[data-secret]").inner_text() not in ("", first)
+
+
+def test_execute_a_timer_then_cancel_the_campaign(tab: Watched, local_stack: Any) -> None:
+    created = api(
+        local_stack, "POST", "/v1/campaigns", json={"name": "by hand", "startTime": at(3600), "durationHours": 1}
+    )
+    assert created.status_code == 201, created.text
+    page = sign_in(tab, local_stack, local_stack.bootstrap_info["adminKey"], f"campaigns/{created.json()['id']}")
+    page.locator("[data-status='SCHEDULED']").wait_for()
+    page.locator("[data-timer='START']").get_by_role("button", name="Execute now").click()
+    page.locator("[data-status='RUNNING']").wait_for(timeout=15_000)
+    page.get_by_label("Reason").fill("launch moved")
+    page.get_by_role("button", name="Cancel campaign").click()
+    page.locator("[data-status='CANCELLED']").wait_for(timeout=15_000)
+    assert page.get_by_role("cell", name="launch moved").is_visible()
