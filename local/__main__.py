@@ -107,6 +107,7 @@ def _banner(stack: LocalStack, info: dict[str, Any], local_json: Path, log_dir: 
            if stack.services.dynamodb_fallback_reason else ""),
         f"  moto (AWS)       {stack.aws_endpoint_url}",
         f"  Redis            {stack.redis_url}" + ("" if stack.redis else "  (external, from REDIS_URL)"),
+        f"  console          {stack.api_url}/console  (sign in with the adminKey of {local_json.name})",
         f"  connection info  {local_json}",
         f"  service logs     {log_dir}",
         "",

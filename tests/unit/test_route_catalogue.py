@@ -14,6 +14,8 @@ from local.template import load_template
 ROUTE_SCOPES = {key: rule.scope for key, rule in ROUTES.items()}
 ROOT = Path(__file__).resolve().parents[2]
 DOCS_ROUTES = {"GET /openapi.json", "GET /docs"}
+# Served outside the OpenAPI document, like the docs: the console's page and static assets.
+CONSOLE_ROUTES = {"GET /console", "GET /console/{asset}"}
 
 
 def template_routes() -> dict[str, bool]:
@@ -38,12 +40,12 @@ def test_every_protected_route_has_a_scope_entry():
     assert protected - ROUTE_SCOPES.keys() == set()
 
 
-def test_public_routes_are_exactly_health_docs_and_webhook_intake():
+def test_public_routes_are_exactly_health_docs_console_and_webhook_intake():
     # Webhook intake is public: the signature of the source's scheme is its credential.
     public = {route for route, is_protected in template_routes().items() if not is_protected}
-    assert public == {"GET /health", "GET /health/ready", "POST /webhooks/{source}"} | DOCS_ROUTES
+    assert public == {"GET /health", "GET /health/ready", "POST /webhooks/{source}"} | DOCS_ROUTES | CONSOLE_ROUTES
 
 
 def test_the_routers_serve_exactly_the_template_routes():
     # What the template sends to the functions is what the routers (and so the OpenAPI document) describe.
-    assert router_routes() == set(template_routes()) - DOCS_ROUTES
+    assert router_routes() == set(template_routes()) - DOCS_ROUTES - CONSOLE_ROUTES
