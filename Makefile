@@ -63,7 +63,7 @@ lint: $(STAMP) $(CHECKOV_STAMP)
 	PYTHONPATH=layers/common $(VENV)/bin/lint-imports
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy layers/common/gatehouse local
+	$(VENV)/bin/mypy layers/common/gatehouse local scripts
 
 test: prereqs $(STAMP) $(NODE_STAMP) lint typecheck build
 	$(PY) -m pytest $(PYTEST_ARGS)
