@@ -6,7 +6,7 @@ import argparse
 import os
 from collections.abc import Callable
 
-from bench import auth, coldstart, counts, ratelimit, timers, webhooks
+from bench import auth, coldstart, costs, counts, ratelimit, timers, webhooks
 from bench.table import Table
 from local.redis_server import RedisServer
 
@@ -18,6 +18,7 @@ SECTIONS: dict[str, Callable[[str, int], list[Table]]] = {
     "coldstart": coldstart.run,
     "counts": counts.run,
     "timers": timers.run,
+    "costs": costs.run,
 }
 
 
