@@ -63,7 +63,7 @@ def dev_stack(tmp_path):
 def _answers(port: int) -> bool:
     try:
         return requests.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still starting
         return False
 
 

@@ -39,7 +39,7 @@ def test_dev_serves_writes_local_json_and_stops_everything_on_ctrl_c(tmp_path):
             try:
                 response = requests.get(f"http://127.0.0.1:{port}/health", timeout=1)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still starting
                 assert process.poll() is None, process.stdout.read() if process.stdout else ""
                 time.sleep(0.2)
         else:
