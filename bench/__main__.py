@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import auth, coldstart, counts, metrics, ratelimit, resilience, results, timers, webhooks
+from bench import auth, coldstart, costs, counts, metrics, ratelimit, resilience, results, timers, webhooks
 from bench.table import Table
 from local.redis_server import RedisServer
 
@@ -24,6 +24,7 @@ SECTIONS: dict[str, Callable[[str, int], list[Table]]] = {
     "coldstart": coldstart.run,
     "counts": counts.run,
     "timers": timers.run,
+    "costs": costs.run,
 }
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import secrets
+import string
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from local.template import REGION, Queue, Table, Template
+from local.template import REGION, Queue, Secret, Table, Template
 
 _SQS_ATTRIBUTES = (
     "DelaySeconds",
@@ -96,6 +98,34 @@ def _attr(value: Any) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
+def secret_value(secret: Secret) -> str:
+    """The value Secrets Manager would give the secret: SecretString, else GenerateSecretString's."""
+    p = secret.properties
+    if "SecretString" in p:
+        return str(p["SecretString"])
+    spec = p.get("GenerateSecretString") or {}
+    alphabet = string.ascii_letters + string.digits
+    if not spec.get("ExcludePunctuation"):
+        alphabet += "!#$%&()*+,-.:;<=>?[]^_{|}~"
+    alphabet = "".join(c for c in alphabet if c not in str(spec.get("ExcludeCharacters", "")))
+    value = "".join(secrets.choice(alphabet) for _ in range(int(spec.get("PasswordLength", 32))))
+    if "GenerateStringKey" in spec:
+        document = json.loads(spec.get("SecretStringTemplate") or "{}")
+        document[spec["GenerateStringKey"]] = value
+        return json.dumps(document)
+    return value
+
+
+def create_secret(sm: Any, secret: Secret) -> None:
+    """Created once: a restarted stack keeps the value (DynamoDB Local keeps the key hashes it made)."""
+    try:
+        sm.describe_secret(SecretId=secret.name)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        sm.create_secret(Name=secret.name, SecretString=secret_value(secret))
+
+
 def create_resources(t: Template, aws_endpoint_url: str, dynamodb_endpoint_url: str) -> None:
     """Everything the template declares that the local services can hold; running it twice is harmless."""
     ddb = client("dynamodb", dynamodb_endpoint_url)
@@ -125,6 +155,9 @@ def create_resources(t: Template, aws_endpoint_url: str, dynamodb_endpoint_url: 
                 raise
             key_id = kms.create_key(Description=f"local {key.logical_id}")["KeyMetadata"]["KeyId"]
             kms.create_alias(AliasName=key.alias, TargetKeyId=key_id)
+    sm = client("secretsmanager", aws_endpoint_url)
+    for secret in t.secrets:
+        create_secret(sm, secret)
     # A function's EventBridgeRule: the rule on moto (which matches its pattern) targets a local queue,
     # which the stack's BusRuleConsumer reads to invoke the function as EventBridge would.
     for rule in t.bus_rules:

@@ -115,7 +115,7 @@ class LocalStack:
                 self.template_path,
                 self.parameter_overrides,
                 queue_url_base=self.aws_endpoint_url,
-                local_values={"RedisUrl": self.redis_url},
+                local_values={"RedisEndpoint": self.redis_url},
             )
             for conflict in self.template.env_conflicts:
                 print(f"[gatehouse-local] WARNING: environment conflict, one process: {conflict}", file=sys.stderr)

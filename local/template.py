@@ -175,6 +175,15 @@ class KmsKey:
 
 
 @dataclass
+class Secret:
+    """An AWS::SecretsManager::Secret, created on moto with a value made the way its properties say."""
+
+    logical_id: str
+    name: str
+    properties: dict[str, Any]
+
+
+@dataclass
 class SqsSource:
     function: str
     queue: str  # logical id of the queue
@@ -231,6 +240,7 @@ class Template:
     rate_events: list[RateEvent]
     pipes: list[Pipe] = field(default_factory=list)
     kms_keys: list[KmsKey] = field(default_factory=list)
+    secrets: list[Secret] = field(default_factory=list)
     bus_rules: list[BusRule] = field(default_factory=list)
     env_conflicts: list[str] = field(default_factory=list)
 
@@ -452,8 +462,10 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return doc
 
 
-# Values the local stack supplies for parameters a deployment must set (no Default on purpose).
-LOCAL_PARAMETER_VALUES: dict[str, str] = {"RedisUrl": "redis://127.0.0.1:6379/0"}
+# Values the local stack supplies for parameters whose deployed value cannot exist here: the Redis is
+# the stack's own redis-server (a plain, non-cluster endpoint, so no cache is "created"). An explicit
+# override still wins.
+LOCAL_PARAMETER_VALUES: dict[str, str] = {"RedisEndpoint": "redis://127.0.0.1:6379/0", "RedisCluster": "false"}
 
 
 def _parameters(
@@ -465,7 +477,7 @@ def _parameters(
     for name, spec in (doc.get("Parameters") or {}).items():
         if name in overrides:
             params[name] = env_string(overrides.pop(name))
-        elif isinstance(spec, dict) and "Default" not in spec and name in local_values:
+        elif name in local_values:
             params[name] = local_values[name]
         elif isinstance(spec, dict) and "Default" in spec:
             params[name] = env_string(spec["Default"])
@@ -483,7 +495,7 @@ def load_template(
     local_values: dict[str, str] | None = None,
 ) -> Template:
     """Reads and resolves `path`; `queue_url_base` is the SQS endpoint that `!Ref Queue` URLs live on;
-    `local_values` fill parameters that have no Default (e.g. RedisUrl: the local Redis)."""
+    `local_values` fill parameters whose deployed value cannot exist locally (RedisEndpoint: the local Redis)."""
     path = Path(path).resolve()
     doc = read_yaml(path)
     params = _parameters(doc, parameter_overrides, local_values)
@@ -527,6 +539,8 @@ def load_template(
             target = props.get("TargetKeyId")
             if isinstance(target, dict) and "Ref" in target:
                 t.kms_keys.append(KmsKey(target["Ref"], r.physical_name(logical_id)))
+        elif rtype == "AWS::SecretsManager::Secret":
+            t.secrets.append(Secret(logical_id, r.physical_name(logical_id), r.resolve(props)))
         elif rtype == "AWS::Scheduler::Schedule":
             t.schedules[logical_id] = Schedule(logical_id, r.physical_name(logical_id), r.resolve(props))
         elif rtype == "AWS::Serverless::HttpApi":

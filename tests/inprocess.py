@@ -111,7 +111,15 @@ class InProcessApi:
 def inprocess_api(redis_url: str, extra_env: dict[str, str] | None = None) -> Iterator[InProcessApi]:
     """The functions wired to `redis_url` and a fresh moto table; everything is forgotten afterwards."""
     with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "RATELIMIT_POLICIES", "AWS_PROFILE"):
+        # A local stack of the same session may have set these process-wide; moto's mock holds no secret.
+        for name in (
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            "RATELIMIT_POLICIES",
+            "AWS_PROFILE",
+            "API_KEY_PEPPER_SECRET_ID",
+            "REDIS_AUTH_SECRET_ID",
+        ):
             patch.delenv(name, raising=False)
         env = {
             "REDIS_URL": redis_url,

@@ -83,7 +83,9 @@ def test_public_readiness_shows_no_resource_names(local_stack):
 
 
 def test_redis_down_is_warn_and_recovers_without_restart(local_stack):
-    # Given a healthy stack, When its Redis stops, Then readiness says warn (limits fail open) with 200
+    # Given a healthy stack whose Redis has answered, When its Redis stops, Then readiness says warn
+    # (limits fail open) with 200
+    wait_for_redis_status(local_stack.api_url, "pass")
     local_stack.redis.stop()
     try:
         body = wait_for_redis_status(local_stack.api_url, "warn")
@@ -96,3 +98,18 @@ def test_redis_down_is_warn_and_recovers_without_restart(local_stack):
         local_stack.redis.start()
     body = wait_for_redis_status(local_stack.api_url, "pass")
     assert body["status"] == "pass"
+
+
+def test_redis_never_reached_since_the_instance_started_is_fail(local_stack):
+    # Given Redis is down before the health function's instance ever reached it (a deploy whose
+    # functions cannot reach the cache), When readiness is asked, Then it fails with 503.
+    local_stack.redis.stop()
+    try:
+        local_stack.activate()  # forgets every wired object: as a new instance would start
+        body = wait_for_redis_status(local_stack.api_url, "fail")
+        assert body["status"] == "fail"
+        assert requests.get(f"{local_stack.api_url}/health/ready", timeout=5).status_code == 503
+    finally:
+        local_stack.redis.start()
+    # And once it answers, readiness passes, and a later outage is only a warning.
+    assert wait_for_redis_status(local_stack.api_url, "pass")["status"] == "pass"

@@ -47,7 +47,7 @@ def env(monkeypatch):
     monkeypatch.setenv("AUTHORIZER_CACHE_TTL", "60")
     monkeypatch.setenv("GATEHOUSE_KEY_ENV", "test")
     monkeypatch.setenv("TABLE_NAME", TABLE)
-    monkeypatch.delenv("API_KEY_PEPPER", raising=False)
+    monkeypatch.delenv("API_KEY_PEPPER_SECRET_ID", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
     reset_default_authenticator()

@@ -150,9 +150,11 @@ def readiness_document(monkeypatch, fail: bool) -> dict:
     monkeypatch.setattr(probes, "fail_fast_client", lambda service: FakeAws(fail))
     monkeypatch.setattr(probes, "redis_client", lambda: FakeRedis(fail))
     settings = Settings(table_name=TABLE, schedule_group=GROUP, scheduler_dlq_url=DLQ_URL)
+    reached = probes.RedisReachability()
+    reached.reached = True  # an instance that has had Redis: down is then the policy's `warn`
     checks = {
         "dynamodb": probes.dynamodb_probe(settings),
-        "redis": probes.redis_probe(settings, status_when_down="warn"),
+        "redis": probes.redis_probe(settings, status_when_down="warn", reachability=reached),
         "scheduler": probes.scheduler_probe(settings),
         "scheduler-dlq": probes.dead_letter_probe("scheduler-dlq", settings.scheduler_dlq_url),
     }
@@ -228,3 +230,28 @@ def test_breakers_not_closed_are_counted_and_an_unreadable_store_is_a_warn_witho
     assert (down.status, down.output) == ("warn", "unavailable")
     assert "cache-0001" not in json.dumps(down.to_json())
     assert "cache-0001" in caplog.records[-1].error  # the operator's detail is in the log
+
+
+def test_redis_down_is_fail_until_it_has_answered_this_instance_then_warn(monkeypatch):
+    from gatehouse.health import probes
+    from gatehouse.settings import Settings
+
+    client = FakeRedis(fail=True)
+    monkeypatch.setattr(probes, "redis_client", lambda: client)
+    reachability = probes.RedisReachability()
+    probe = probes.redis_probe(Settings(), status_when_down="warn", reachability=reachability)
+    # Given an instance that never reached Redis, Then down is fail (a deploy must not look healthy)
+    assert probe().status == "fail"
+    # When Redis answers once, and then goes down, Then it is the failure policy's warn
+    client.fail = False
+    assert probe().status == "pass"
+    client.fail = True
+    assert probe().status == "warn"
+
+
+def test_a_reset_is_a_new_instance_for_readiness():
+    from gatehouse.health import probes
+
+    probes.redis_reachability.reached = True
+    reset()
+    assert probes.redis_reachability.reached is False

@@ -58,3 +58,19 @@ def test_the_authorizer_loads_no_pydantic_and_no_resolver():
     assert not [m for m in loaded if m.startswith("pydantic")]
     # (Powertools' own package init loads its Logger and Metrics modules; the resolver it does not.)
     assert not [m for m in loaded if m.startswith("aws_lambda_powertools.event_handler")]
+
+
+def test_reading_secrets_loads_no_pydantic():
+    # The authorizer reads its pepper and HS256 secrets through Powertools parameters (measured with
+    # `python -X importtime`): that utility must not drag pydantic or the resolver onto its path.
+    code = (
+        "import json, sys; sys.path[:0] = ['layers/common']; "
+        "from aws_lambda_powertools.utilities.parameters import SecretsProvider; import gatehouse.clients.secrets; "
+        "import gatehouse.auth.runtime; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {'pydantic', 'aws_lambda_powertools'})))"
+    )
+    loaded = json.loads(
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    )
+    assert "aws_lambda_powertools.utilities.parameters" in loaded
+    assert not [m for m in loaded if m.startswith(("pydantic", "aws_lambda_powertools.event_handler"))]

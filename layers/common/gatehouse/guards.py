@@ -8,6 +8,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from gatehouse.api import Guard
 from gatehouse.errors import (
     AuthenticationError,
@@ -16,6 +18,7 @@ from gatehouse.errors import (
     UnsupportedMediaTypeError,
     ValidationError,
 )
+from gatehouse.observability import metrics
 from gatehouse.principal import Principal
 from gatehouse.ratelimit.render import rate_limit_error, rate_limit_headers
 from gatehouse.ratelimit.runtime import ratelimit_service
@@ -118,6 +121,9 @@ def rate_limit_guard(event: Mapping[str, Any]) -> dict[str, str]:
     answer, 2xx or 4xx, carries the rate-limit headers.
     """
     decision = ratelimit_service().charge_request(principal_of(event), str(event.get("routeKey", "")))
+    if decision.degraded:
+        # Decided without Redis: the RedisUnreachable alarm watches this (docs/operations.md#alarms).
+        metrics.add_metric(name="RateLimitDegraded", unit=MetricUnit.Count, value=1)
     if not decision.allowed:
         raise rate_limit_error(decision)
     return rate_limit_headers(decision)

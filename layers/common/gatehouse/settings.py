@@ -31,14 +31,17 @@ class Settings(BaseModel):
 
     redis_url: SecretStr = Field(SecretStr("redis://127.0.0.1:6379/0"), alias="REDIS_URL")  # may hold a password
     redis_cluster: bool = Field(False, alias="REDIS_CLUSTER")
+    # A Secrets Manager secret {"username", "password"} for Redis AUTH; empty: none (docs/operations.md#secrets).
+    redis_auth_secret_id: str = Field("", alias="REDIS_AUTH_SECRET_ID")
     redis_connect_timeout_ms: int = Field(50, alias="REDIS_CONNECT_TIMEOUT_MS", ge=1)
     redis_read_timeout_ms: int = Field(100, alias="REDIS_READ_TIMEOUT_MS", ge=1)
 
     # Authorizer and identity (docs/reference.md#configuration).
     authorizer_cache_ttl: int = Field(60, alias="AUTHORIZER_CACHE_TTL", ge=0)
-    # Secrets: SecretStr keeps them out of any repr or log of the settings.
     jwt_issuers: SecretStr = Field(SecretStr("[]"), alias="JWT_ISSUERS")  # JSON list, parsed by gatehouse.auth
-    api_key_pepper: SecretStr = Field(SecretStr(""), alias="API_KEY_PEPPER")
+    # Secrets are never in the environment: only the ids to read them by (gatehouse/clients/secrets.py).
+    api_key_pepper_secret_id: str = Field("", alias="API_KEY_PEPPER_SECRET_ID")  # empty: plain SHA-256 hashes
+    secrets_cache_seconds: float = Field(300.0, alias="SECRETS_CACHE_SECONDS", ge=0)
     api_key_cache_seconds: float = Field(10.0, alias="API_KEY_CACHE_SECONDS", ge=0)
     # Active API keys one owner may hold (docs/data-model.md: the owner's count).
     max_keys_per_owner: int = Field(100, alias="MAX_KEYS_PER_OWNER", ge=1)

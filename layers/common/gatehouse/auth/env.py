@@ -13,7 +13,8 @@ _DEFAULTS = {
     "GATEHOUSE_KEY_ENV": "test",
     "AUTHORIZER_CACHE_TTL": "60",
     "JWT_ISSUERS": "[]",
-    "API_KEY_PEPPER": "",
+    "API_KEY_PEPPER_SECRET_ID": "",
+    "SECRETS_CACHE_SECONDS": "300",
     "API_KEY_CACHE_SECONDS": "10",
     "TABLE_NAME": "gatehouse",
     "AWS_CLIENT_TIMEOUT_SECONDS": "2",
@@ -25,7 +26,8 @@ class AuthEnv:
     key_environment: str
     authorizer_cache_ttl: int
     jwt_issuers: str
-    api_key_pepper: str
+    api_key_pepper_secret_id: str  # the pepper itself is read from Secrets Manager (auth/runtime.py)
+    secrets_cache_seconds: float
     api_key_cache_seconds: float
     table_name: str
     aws_timeout_seconds: float
@@ -56,7 +58,8 @@ def load_auth_env(environ: Mapping[str, str] | None = None) -> AuthEnv:
         key_environment=key_environment,
         authorizer_cache_ttl=int(_number(environ, "AUTHORIZER_CACHE_TTL", int)),
         jwt_issuers=_get(environ, "JWT_ISSUERS"),
-        api_key_pepper=_get(environ, "API_KEY_PEPPER"),
+        api_key_pepper_secret_id=_get(environ, "API_KEY_PEPPER_SECRET_ID"),
+        secrets_cache_seconds=float(_number(environ, "SECRETS_CACHE_SECONDS", float)),
         api_key_cache_seconds=float(_number(environ, "API_KEY_CACHE_SECONDS", float)),
         table_name=_get(environ, "TABLE_NAME"),
         aws_timeout_seconds=float(_number(environ, "AWS_CLIENT_TIMEOUT_SECONDS", float)),

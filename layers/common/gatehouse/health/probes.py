@@ -14,9 +14,10 @@ from collections.abc import Callable
 
 from gatehouse.clients.aws import fail_fast_client
 from gatehouse.clients.redis_client import redis_client
-from gatehouse.health.records import CheckResult, Probe, Status
+from gatehouse.health.records import CheckResult, Probe, Status, redis_down_status
 from gatehouse.resilience.records import FleetState
 from gatehouse.settings import Settings
+from gatehouse.wiring import on_reset
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +63,26 @@ def dynamodb_probe(settings: Settings) -> Probe:
     return probe
 
 
-def redis_probe(settings: Settings, status_when_down: Status) -> Probe:
-    """PING on the shared client. Down is `warn` while rate limits fail open, else `fail`."""
+class RedisReachability:
+    """Whether this instance has ever had an answer from Redis since it started.
+
+    A deploy whose functions cannot reach Redis (no route, a wrong security group, a wrong password)
+    never has: readiness then says `fail`, whatever the failure policy, so it cannot look healthy."""
+
+    def __init__(self) -> None:
+        self.reached = False
+
+
+redis_reachability = RedisReachability()
+# A reset (the local stack, tests) is a new instance as far as readiness is concerned.
+on_reset(lambda: setattr(redis_reachability, "reached", False))
+
+
+def redis_probe(
+    settings: Settings, status_when_down: Status, reachability: RedisReachability = redis_reachability
+) -> Probe:
+    """PING on the shared client. Down is `status_when_down` once Redis has answered this instance
+    (`warn` while rate limits fail open), and `fail` while it never has."""
 
     def probe() -> CheckResult:
         started = time.perf_counter()
@@ -71,9 +90,9 @@ def redis_probe(settings: Settings, status_when_down: Status) -> Probe:
             redis_client().ping()
         except Exception as error:
             # Not the URL, which may hold a password; the error message names the host.
-            return _failure(
-                "redis", "responseTime", "datastore", resource="redis", error=error, status=status_when_down
-            )
+            status = redis_down_status(status_when_down, reached_before=reachability.reached)
+            return _failure("redis", "responseTime", "datastore", resource="redis", error=error, status=status)
+        reachability.reached = True
         return CheckResult("redis", "responseTime", "datastore", "pass", _elapsed_ms(started), "ms")
 
     return probe

@@ -61,6 +61,12 @@ def overall_status(results: list[CheckResult]) -> Status:
     return worst
 
 
+def redis_down_status(when_down: Status, *, reached_before: bool) -> Status:
+    """How bad an unreachable Redis is: `fail` while it has never answered this instance, else the
+    failure policy's word (`warn` while every rate-limit policy fails open)."""
+    return when_down if reached_before else "fail"
+
+
 def http_status(status: Status) -> int:
     """pass and warn are 2xx, fail is 5xx (the draft's rule)."""
     return 503 if status == "fail" else 200

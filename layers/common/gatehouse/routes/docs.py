@@ -1,9 +1,12 @@
 """GET /openapi.json and GET /docs (Swagger UI), generated from the routers and their models.
 
 Powertools writes the paths and models; `_complete()` then states what Powertools cannot
-know: validation answers 400 with the error envelope (not 422), protected routes can answer
-401/403/429/503 and carry the rate-limit headers, and the health routes need no credentials.
-Swagger UI is served from the same document, with its assets bundled (no CDN).
+know: validation answers 400 with the error envelope (not 422); each protected route's security
+requirement names its scope (`bearer: [scope]`, from gatehouse/route_rules.py); protected routes
+can answer 401/403/429/503 (and 409, 413, 415 where they take a body) and carry the rate-limit
+headers; the public routes (health, webhook intake) need no credentials. Swagger UI is served
+from the same document, with its assets bundled (no CDN). The fuzz test
+(tests/e2e/test_fuzz_openapi.py) holds every answer to this document.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
 
 import gatehouse
+from gatehouse.route_rules import ROUTES
 
 TITLE = "Gatehouse"
 DESCRIPTION = (
@@ -27,8 +31,15 @@ DESCRIPTION = (
     "Protected routes take `Authorization: Bearer <JWT or gk_ API key>`. "
     "`X-RateLimit-Reset` is in epoch seconds."
 )
-SECURITY_SCHEMES = {"bearer": HTTPBearer(description="A JWT from a trusted issuer, or a Gatehouse API key (gk_…)")}
-PUBLIC_PATHS = {"/health", "/health/ready"}
+SECURITY_SCHEMES = {
+    "bearer": HTTPBearer(
+        description=(
+            "A JWT from a trusted issuer, or a Gatehouse API key (gk_…). An operation's scopes list the one it "
+            "requires (`admin` holds every scope); an empty list means any authenticated caller."
+        )
+    )
+}
+_BODY_METHODS = {"post", "put", "patch", "delete"}
 
 _ERROR_ENVELOPE = {
     "type": "object",
@@ -52,7 +63,7 @@ _ERROR_ENVELOPE = {
         "requestId": {"type": "string"},
     },
 }
-_GATEWAY_MESSAGE = {"type": "object", "properties": {"message": {"type": "string"}}}
+_GATEWAY_MESSAGE = {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}
 _RATE_LIMIT_HEADERS = {
     "RateLimit-Policy": "Every window that applied (draft-ietf-httpapi-ratelimit-headers-11).",
     "RateLimit": "The window closest to its limit: remaining `r` and seconds to reset `t`.",
@@ -73,6 +84,39 @@ def _header(description: str) -> dict[str, Any]:
     return {"description": description, "schema": {"type": "string"}}
 
 
+def _gateway_or_error(description: str) -> dict[str, Any]:
+    either = {"anyOf": [{"$ref": "#/components/schemas/Error"}, _GATEWAY_MESSAGE]}
+    return {"description": description, "content": {"application/json": {"schema": either}}}
+
+
+def _protected_errors(responses: dict[str, Any], path: str, method: str, operation: dict[str, Any]) -> None:
+    # The authorizer's refusals are API Gateway's own bodies; a handler's are the error envelope.
+    responses["401"] = _gateway_or_error(
+        "No credentials (API Gateway's `Unauthorized`), or AUTHENTICATION_ERROR: a credential no longer usable."
+    )
+    responses["403"] = _gateway_or_error(
+        "Refused by the authorizer (API Gateway's `Forbidden`), or AUTHORIZATION_ERROR: the route's scope is missing."
+    )
+    responses["429"] = _error("RATE_LIMIT_EXCEEDED, with Retry-After in seconds.")
+    responses["503"] = _error("SERVICE_UNAVAILABLE: a closed rate-limit policy and Redis down.")
+    if "{" in path:
+        responses.setdefault("404", _error("NOT_FOUND: no such object, or not the caller's."))
+    if method in _BODY_METHODS:
+        responses.setdefault("409", _error("CONFLICT: the object's state (or the owner's key count) refuses it."))
+        if "requestBody" in operation or method != "delete":
+            responses["413"] = _error("PAYLOAD_TOO_LARGE: the body is over 1 MiB.")
+            responses["415"] = _error("UNSUPPORTED_MEDIA_TYPE: the body is not application/json.")
+
+
+def _public_errors(responses: dict[str, Any], path: str) -> None:
+    if path.startswith("/webhooks/"):
+        # The signature is the credential (docs/webhooks.md).
+        responses["401"] = _error("AUTHENTICATION_ERROR: a missing, forged or stale signature.")
+        responses["404"] = _error("NOT_FOUND: no such source, or it is disabled.")
+        responses["413"] = _error("PAYLOAD_TOO_LARGE: over the source's maxBodyBytes.")
+        responses["429"] = _error("RATE_LIMIT_EXCEEDED: too many failed verifications from this client.")
+
+
 def _complete(document: dict[str, Any]) -> dict[str, Any]:
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = _ERROR_ENVELOPE
@@ -80,26 +124,23 @@ def _complete(document: dict[str, Any]) -> dict[str, Any]:
         schemas.pop(name, None)
     request_id = {"X-Request-Id": _header("The caller's X-Request-Id when well-formed, else a new one.")}
     for path, operations in document.get("paths", {}).items():
-        for operation in operations.values():
+        for method, operation in operations.items():
             responses: dict[str, Any] = operation.setdefault("responses", {})
             responses.pop("422", None)
             responses["400"] = _error("VALIDATION_ERROR: the request is not valid (field details).")
-            if path in PUBLIC_PATHS:
+            rule = ROUTES.get(f"{method.upper()} {path}")
+            if rule is None:
                 operation["security"] = []
+                _public_errors(responses, path)
             else:
-                responses["401"] = {
-                    "description": "No or invalid credentials (API Gateway's own answer).",
-                    "content": {"application/json": {"schema": _GATEWAY_MESSAGE}},
-                }
-                responses["403"] = _error("AUTHORIZATION_ERROR: the credentials lack the route's scope.")
-                responses["429"] = _error("RATE_LIMIT_EXCEEDED, with Retry-After in seconds.")
-                responses["503"] = _error("SERVICE_UNAVAILABLE: a closed rate-limit policy and Redis down.")
-                if "{" in path:
-                    responses.setdefault("404", _error("NOT_FOUND: no such object, or not the caller's."))
+                operation["security"] = [{"bearer": [rule.scope] if rule.scope else []}]
+                _protected_errors(responses, path, method, operation)
             for status, response in responses.items():
+                if status == "204":
+                    response.pop("content", None)  # Powertools describes the empty body as a string
                 headers = response.setdefault("headers", {})
                 headers.update(request_id)
-                if path not in PUBLIC_PATHS:
+                if rule is not None:
                     headers.update({name: _header(text) for name, text in _RATE_LIMIT_HEADERS.items()})
                 if status == "429":
                     headers["Retry-After"] = _header("Seconds until the request would be admitted.")

@@ -63,7 +63,8 @@ def liveness() -> Response[str]:
         "DynamoDB, Redis, Scheduler and the dead-letter queue, checked concurrently with a timeout and "
         "cached a few seconds, and how many circuit breakers are not closed (`breakers:notClosed`, a `warn` "
         "when any is). pass/warn answer 200, fail answers 503. Redis down is `warn` while "
-        "rate limits fail open. Public: each check names its component and status only; which resource "
+        "rate limits fail open, and `fail` while it has never answered this instance. "
+        "Public: each check names its component and status only; which resource "
         "failed, and why, is in the function's log."
     ),
     tags=["health"],

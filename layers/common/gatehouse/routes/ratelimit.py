@@ -106,7 +106,19 @@ def usage(
     return usage_body(subject, ratelimit_service().usage(_caller(), subject, policy, owner=owner))
 
 
-@route(router, "PUT /v1/ratelimit/overrides/{subject}", summary="Set a subject's override", tags=TAGS)
+_OVERRIDE = {"application/json": {"schema": {"type": "object", "required": ["subject"]}}}
+
+
+@route(
+    router,
+    "PUT /v1/ratelimit/overrides/{subject}",
+    summary="Set a subject's override",
+    tags=TAGS,
+    responses={
+        200: {"description": "replaced", "content": _OVERRIDE},
+        201: {"description": "created", "content": _OVERRIDE},
+    },
+)
 def put_override(subject: SubjectPath, request: Annotated[OverrideSettings, Body()]) -> Response[dict[str, Any]]:
     try:
         override = Override(subject=unquote(subject), **request.model_dump(exclude_none=True))
@@ -121,7 +133,13 @@ def get_override(subject: SubjectPath) -> dict[str, Any]:
     return _override_json(ratelimit_service().get_override(unquote(subject)))
 
 
-@route(router, "DELETE /v1/ratelimit/overrides/{subject}", summary="Remove a subject's override", tags=TAGS)
+@route(
+    router,
+    "DELETE /v1/ratelimit/overrides/{subject}",
+    summary="Remove a subject's override",
+    tags=TAGS,
+    responses={204: {"description": "removed (or there was none)"}},
+)
 def delete_override(subject: SubjectPath) -> Response[str]:
     ratelimit_service().delete_override(unquote(subject))
     return Response(status_code=204, body="")
