@@ -16,8 +16,11 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = read_yaml(ROOT / "template.yaml")
 RESOURCES = TEMPLATE["Resources"]
 FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
-# Every function that talks to Redis: the protected routes' rate limiter, intake's failure limiter, readiness.
+# Every function that talks to Redis: the protected routes' rate limiter, intake's failure limiter, readiness,
+# the metrics store and the fleet breakers.
 REDIS_FUNCTIONS = {
+    "MetricsFunction",
+    "BreakersFunction",
     "KeysFunction",
     "RateLimitFunction",
     "CampaignsFunction",
