@@ -127,15 +127,9 @@ class CampaignsService:
 
     def create(self, caller: Principal, request: CreateCampaignRequest) -> CreatedCampaignView:
         # With a callbackUrl, a new secret: returned in this answer only, stored sealed (docs/resilience.md).
-        campaign_id = new_campaign_id()
         secret = new_callback_secret() if request.callback_url else None
         campaign, timers, _ = self.create_for(
-            caller.owner_id,
-            request,
-            actor=caller.principal_id,
-            trigger="api.create",
-            campaign_id=campaign_id,
-            sealed_secret=self._seal(campaign_id, secret),
+            caller.owner_id, request, actor=caller.principal_id, trigger="api.create", callback_secret=secret
         )
         return CreatedCampaignView.with_timers(campaign, timers, secret)
 
@@ -147,15 +141,16 @@ class CampaignsService:
         actor: str,
         trigger: str,
         campaign_id: str | None = None,
-        sealed_secret: str | None = None,
+        callback_secret: str | None = None,
     ) -> tuple[Campaign, list[Timer], bool]:
         """The campaign, its timers, and whether it is new (False: `campaign_id` existed already)."""
         now = self._clock()
         start = _epoch(request.start_time)
         end = self._window(start, request.end_time, request.duration_hours, now, new_start=True)
         reminders = self._reminders(request.reminders or [], end, now)
+        new_id = campaign_id or new_campaign_id()
         campaign = Campaign(
-            campaign_id=campaign_id or new_campaign_id(),
+            campaign_id=new_id,
             owner_id=owner_id,
             name=request.name,
             status=SCHEDULED,
@@ -170,7 +165,7 @@ class CampaignsService:
             metadata=request.metadata,
             callback_url=request.callback_url,
             reminders=reminders,
-            callback_secret_sealed=sealed_secret,
+            callback_secret_sealed=self._seal(new_id, callback_secret),
         )
         specs = [(START, start), (END, end), *((REMINDER, at) for at in reminders)]
         timers = [
@@ -185,7 +180,7 @@ class CampaignsService:
         try:
             tx.commit()
         except TransactionConflict:
-            existing = self._store.get(campaign.campaign_id) if campaign_id and trigger != "api.create" else None
+            existing = self._store.get(campaign.campaign_id) if campaign_id else None
             if existing is None:
                 raise ConflictError("The campaign could not be created; try again.") from None
             return existing, self._timers.list_for_owner(OWNER_KIND, existing.campaign_id), False
@@ -584,8 +579,13 @@ class CampaignsService:
             return None
         if campaign.callback_secret_sealed is None or self._sealer is None:
             return campaign.callback_url, ""  # no secret (an event-created campaign): the delivery fails, recorded
-        sealed = base64.b64decode(campaign.callback_secret_sealed)
-        return campaign.callback_url, self._sealer.open(campaign_id, sealed).decode("utf-8")
+        try:
+            secret = self._sealer.open(campaign_id, base64.b64decode(campaign.callback_secret_sealed)).decode("utf-8")
+        except ValueError:
+            # A blob that does not open (tampered, copied from another campaign) never will: the
+            # delivery fails and is recorded, rather than retried. A KMS outage raises on (a retry).
+            return campaign.callback_url, ""
+        return campaign.callback_url, secret
 
     def record_callback(
         self,
