@@ -139,6 +139,11 @@ def _event_sources(stack: LocalStack) -> list[str]:
         for rule in t.bus_rules
         if rule.enabled
     ]
+    lines += [
+        f"  bus {qr.bus}: {', '.join(map(str, qr.pattern.get('detail-type') or ['*']))} -> {', '.join(qr.queues)}"
+        for qr in t.queue_rules
+        if qr.enabled
+    ]
     return [*lines, ""] if len(lines) > 1 else []
 
 

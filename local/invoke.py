@@ -17,6 +17,25 @@ from typing import Any
 from local.template import Function
 
 Handler = Callable[[Any, Any], Any]
+_FLUSH_LOCK = threading.Lock()
+
+
+def serialize_metric_flushes() -> None:
+    """Every function of the stack shares this process, and Powertools' one metric set: two handlers
+    flushing at once can serialize a set the other just cleared (SchemaValidationError, a 500 here
+    that Lambda, one invocation per instance, never has). Flushes take turns locally."""
+    from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+
+    original = AmazonCloudWatchEMFProvider.flush_metrics
+    if getattr(original, "_gatehouse_local", False):
+        return
+
+    def flush_metrics(self: AmazonCloudWatchEMFProvider, raise_on_empty_metrics: bool = False) -> None:
+        with _FLUSH_LOCK:
+            original(self, raise_on_empty_metrics)
+
+    flush_metrics._gatehouse_local = True  # type: ignore[attr-defined]
+    AmazonCloudWatchEMFProvider.flush_metrics = flush_metrics  # type: ignore[method-assign]
 
 
 @dataclass
@@ -50,6 +69,7 @@ def module_name(fn: Function, copy: int = 0) -> str:
 
 def load_handler(fn: Function, copy: int = 0) -> Handler:
     """Imports the handler file under a unique module name (every function has its own `app.py`)."""
+    serialize_metric_flushes()
     path = fn.handler_file
     if not path.is_file():
         raise FileNotFoundError(f"{fn.logical_id}: handler file {path} does not exist")

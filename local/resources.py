@@ -177,6 +177,22 @@ def create_resources(t: Template, aws_endpoint_url: str, dynamodb_endpoint_url: 
             Targets=[{"Id": "local-delivery", "Arn": arn, "InputTransformer": whole_event}],
         )
 
+    # A template's own bus rule into its queues: moto delivers the matching events there itself.
+    for queue_rule in t.queue_rules:
+        events.put_rule(
+            Name=queue_rule.rule_name,
+            EventBusName=queue_rule.bus,
+            EventPattern=json.dumps(queue_rule.pattern),
+            State="ENABLED" if queue_rule.enabled else "DISABLED",
+        )
+        targets = []
+        for i, name in enumerate(queue_rule.queues):
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            whole_event = {"InputPathsMap": {}, "InputTemplate": "<aws.events.event.json>"}
+            targets.append({"Id": f"queue-{i}", "Arn": arn, "InputTransformer": whole_event})
+        events.put_targets(Rule=queue_rule.rule_name, EventBusName=queue_rule.bus, Targets=targets)
+
     scheduler = client("scheduler", aws_endpoint_url)
     for group in t.schedule_groups.values():
         # moto's CreateScheduleGroup silently replaces an existing group (dropping its schedules): look first.

@@ -224,6 +224,22 @@ class BusRule:
 
 
 @dataclass
+class QueueRule:
+    """An `AWS::Events::Rule` whose targets are queues of the template: moto matches the pattern and
+    sends each event to them, as EventBridge does (the callback queue, docs/resilience.md)."""
+
+    logical_id: str
+    bus: str  # the bus's physical name
+    pattern: dict[str, Any]
+    queues: list[str]  # physical names of the target queues
+    enabled: bool
+
+    @property
+    def rule_name(self) -> str:
+        return f"{STACK_NAME}-{self.logical_id}"[:64]
+
+
+@dataclass
 class Template:
     path: Path
     root: Path
@@ -242,6 +258,7 @@ class Template:
     kms_keys: list[KmsKey] = field(default_factory=list)
     secrets: list[Secret] = field(default_factory=list)
     bus_rules: list[BusRule] = field(default_factory=list)
+    queue_rules: list[QueueRule] = field(default_factory=list)
     env_conflicts: list[str] = field(default_factory=list)
 
     @property
@@ -563,6 +580,12 @@ def load_template(
                 t.bus_rules.append(_bus_rule(t, fn, ev, dead_letter))
 
     for logical_id, res in resources.items():
+        if isinstance(res, dict) and res.get("Type") == "AWS::Events::Rule":
+            rule = _queue_rule(logical_id, r.resolve(res.get("Properties") or {}), t)
+            if rule is not None:
+                t.queue_rules.append(rule)
+
+    for logical_id, res in resources.items():
         if isinstance(res, dict) and res.get("Type") == "AWS::Pipes::Pipe":
             t.pipes.append(_pipe(logical_id, r.resolve(res.get("Properties") or {}), t))
 
@@ -718,6 +741,27 @@ def _bus_rule(t: Template, fn: Function, ev: EventSource, dead_letter: dict[str,
         pattern=pattern,
         enabled=str(p.get("State", "ENABLED")) == "ENABLED" and bool(p.get("Enabled", True)),
         dead_letter_arn=str(dead_letter["TargetArn"]) if dead_letter.get("Type") == "SQS" else None,
+    )
+
+
+def _queue_rule(logical_id: str, props: dict[str, Any], t: Template) -> QueueRule | None:
+    """A bus rule into queues of the template (None when it targets nothing local: a schedule, a Lambda)."""
+    pattern = props.get("EventPattern")
+    queues = [
+        t.queues[known].name
+        for target in props.get("Targets") or []
+        if (known := _logical_id_of(target.get("Arn"), t, t.queues))
+    ]
+    if not isinstance(pattern, dict) or not queues:
+        return None
+    bus = str(props.get("EventBusName") or "default")
+    known_bus = _logical_id_of(bus, t, t.buses)
+    return QueueRule(
+        logical_id=logical_id,
+        bus=t.buses[known_bus].name if known_bus else bus,
+        pattern=pattern,
+        queues=queues,
+        enabled=str(props.get("State", "ENABLED")) == "ENABLED",
     )
 
 

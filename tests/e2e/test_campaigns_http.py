@@ -462,7 +462,8 @@ def test_illegal_transitions_and_wrong_timer_states_are_409(local_stack, alice):
         ({"targetEngagements": 0}, "targetEngagements"),
         ({"autoClose": "yes"}, "autoClose"),
         ({"callbackUrl": "http://hooks.example.com/x"}, "callbackUrl"),
-        ({"callbackUrl": "https://127.0.0.1/x"}, "callbackUrl"),
+        # Loopback is allowed in the local stack (OUTBOUND_ALLOWED_NETWORKS): another private address is not.
+        ({"callbackUrl": "https://10.0.0.1/x"}, "callbackUrl"),
         ({"callbackUrl": "https://user:pw@hooks.example.com/x"}, "callbackUrl"),
         ({"metadata": {"blob": "x" * 5000}}, "metadata"),
         ({"reminders": ["END+60"]}, "reminders"),

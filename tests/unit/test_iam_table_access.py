@@ -130,3 +130,19 @@ def test_the_authorizer_may_read_a_key_hash_and_nothing_else(recorded):
     DynamoKeyStore(client, TABLE).get_hash_record("0" * 64)
     assert accesses and _denied("AuthorizerFunction", accesses) == []
     assert not _allowed("AuthorizerFunction", ("dynamodb:GetItem", "table", "KEY#key_a"))
+
+
+def test_the_callbacks_function_may_read_a_campaign_and_record_each_outcome_once(recorded):
+    from gatehouse.campaigns.dynamo import DynamoCampaignStore
+    from gatehouse.campaigns.records import CALLBACK_DELIVERED, CallbackLogEntry
+
+    client, accesses = recorded
+    store = DynamoCampaignStore(client, TABLE)
+    store.get("cmp_ABCDEFGH12345678")
+    entry = CallbackLogEntry("evt-1", CALLBACK_DELIVERED, 1, http_status=204, deliveries=2)
+    assert store.record_callback("cmp_ABCDEFGH12345678", entry) is True
+    # A redelivered message records nothing: the conditional write keyed by the event id refuses it.
+    assert store.record_callback("cmp_ABCDEFGH12345678", entry) is False
+    assert _denied("CallbacksFunction", accesses) == []
+    accesses.clear()
+    assert store.callback_log("cmp_ABCDEFGH12345678") == [entry]

@@ -21,6 +21,7 @@ FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless
 REDIS_FUNCTIONS = {
     "MetricsFunction",
     "BreakersFunction",
+    "CallbacksFunction",
     "KeysFunction",
     "RateLimitFunction",
     "CampaignsFunction",

@@ -164,3 +164,27 @@ def process_webhook_record(record: SQSRecord) -> None:
             receipt_handle=record.receipt_handle,
         )
     )
+
+
+# --- campaign callbacks -------------------------------------------------------------------------
+
+
+def deliver_callback_record(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
+    """One lifecycle event of the callback queue -> its campaign's callbackUrl (docs/resilience.md).
+
+    A `retry` raises (after the message's visibility is set to the backoff), so the record is a
+    batch item failure that SQS brings back then; `delivered` and `failed` are recorded and done.
+    """
+    from gatehouse.callbacks.consumer import CallbackMessage
+    from gatehouse.callbacks.runtime import callback_consumer
+    from gatehouse.resilience.retries import UNBOUNDED, Deadline
+
+    deadline = Deadline(lambda_context.get_remaining_time_in_millis) if lambda_context is not None else UNBOUNDED
+    callback_consumer().handle(
+        CallbackMessage(
+            body=record.body,
+            receive_count=int(record.attributes.approximate_receive_count or 1),
+            receipt_handle=record.receipt_handle,
+        ),
+        deadline,
+    )

@@ -89,6 +89,13 @@ class Settings(BaseModel):
     outbound_connect_timeout_ms: int = Field(2_000, alias="OUTBOUND_CONNECT_TIMEOUT_MS", ge=1, le=60_000)
     outbound_read_timeout_ms: int = Field(5_000, alias="OUTBOUND_READ_TIMEOUT_MS", ge=1, le=300_000)
     outbound_max_attempts: int = Field(3, alias="OUTBOUND_MAX_ATTEMPTS", ge=1, le=10)
+    # Campaign callbacks (docs/resilience.md#how-callbacks-are-wired): the queue a retry is delayed on,
+    # the backoff between deliveries (full jitter), and the deliveries of an event before it is failed
+    # (below the queue's maxReceiveCount, 15, so the DLQ only holds what the consumer could not process).
+    callback_queue_url: str = Field("", alias="CALLBACK_QUEUE_URL")
+    callback_retry_base_seconds: int = Field(30, alias="CALLBACK_RETRY_BASE_SECONDS", ge=0)
+    callback_retry_max_seconds: int = Field(900, alias="CALLBACK_RETRY_MAX_SECONDS", ge=0, le=43_200)
+    callback_max_deliveries: int = Field(10, alias="CALLBACK_MAX_DELIVERIES", ge=1, le=14)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

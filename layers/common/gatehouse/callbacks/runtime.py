@@ -1,22 +1,43 @@
-"""Wires callback delivery for Lambda: the resilient outbound client, and where outcomes are recorded.
-
-Until the campaigns area records outcomes on the campaign, they go to the log
-(LoggingCallbackOutcomes); docs/resilience.md#wiring-callbacks-into-campaigns says what to replace.
-"""
+"""Wires callback delivery for Lambda: the resilient outbound client, outcomes recorded on the campaign,
+and the callback queue's consumer (docs/resilience.md#how-callbacks-are-wired)."""
 
 from __future__ import annotations
 
-from gatehouse.callbacks.records import CallbackOutcomes, LoggingCallbackOutcomes
+from gatehouse.callbacks.consumer import CallbackConsumer
+from gatehouse.callbacks.records import CallbackOutcomes
 from gatehouse.callbacks.service import CallbackDelivery
+from gatehouse.clients.aws import aws_client
 from gatehouse.resilience.runtime import outbound_client
+from gatehouse.settings import get_settings
+from gatehouse.webhooks.sqs_retry import SqsRetryScheduler
 from gatehouse.wiring import provided
 
 
 @provided
 def callback_outcomes() -> CallbackOutcomes:
-    return LoggingCallbackOutcomes()
+    # The campaign's own log: `callback.delivered` / `callback.failed`, once per event id.
+    from gatehouse.campaigns.runtime import campaigns_service
+    from gatehouse.campaigns.service import CampaignCallbackOutcomes
+
+    return CampaignCallbackOutcomes(campaigns_service())
 
 
 @provided
 def callback_delivery() -> CallbackDelivery:
-    return CallbackDelivery(outbound_client(), callback_outcomes())
+    return CallbackDelivery(
+        outbound_client(), callback_outcomes(), max_deliveries=get_settings().callback_max_deliveries
+    )
+
+
+@provided
+def callback_consumer() -> CallbackConsumer:
+    from gatehouse.campaigns.runtime import campaigns_service
+
+    settings = get_settings()
+    return CallbackConsumer(
+        campaigns_service().callback_target,
+        callback_delivery(),
+        SqsRetryScheduler(aws_client("sqs"), settings.callback_queue_url),
+        base_seconds=settings.callback_retry_base_seconds,
+        max_seconds=settings.callback_retry_max_seconds,
+    )

@@ -5,6 +5,7 @@
               gsi2pk=CAMPAIGNS        gsi2sk=<createdAt>#<id>             (every campaign, for admin)
   counters    pk=CAMPAIGN#<id>  sk=COUNTERS   (no index attributes: counting never writes an index)
   state log   pk=CAMPAIGN#<id>  sk=LOG#<seq, 6 digits>
+  callback    pk=CAMPAIGN#<id>  sk=CALLBACK#<eventId>   (one outcome per event: a redelivery records nothing)
   engagement  pk=CAMPAIGNENG#<id>#<userId>  sk=ENG#<type>   (dedupe per user and type)
   participant pk=CAMPAIGNENG#<id>#<userId>  sk=PART         (counts a user once)
 
@@ -25,6 +26,7 @@ from botocore.exceptions import ClientError
 
 from gatehouse.campaigns.records import (
     REWARD_CLAIMED,
+    CallbackLogEntry,
     Campaign,
     CampaignPage,
     Counters,
@@ -55,6 +57,15 @@ _FIELDS: Final = (
     ("cancelled_at", "cancelledAt"),
     ("cancel_reason", "cancelReason"),
     ("completed_by", "completedBy"),
+    ("callback_secret_sealed", "callbackSecretSealed"),
+)
+_CALLBACK_FIELDS: Final = (
+    ("event_id", "eventId"),
+    ("outcome", "outcome"),
+    ("at_ms", "atMs"),
+    ("http_status", "httpStatus"),
+    ("error", "error"),
+    ("deliveries", "deliveries"),
 )
 _LOG_FIELDS: Final = (
     ("seq", "seq"),
@@ -275,6 +286,37 @@ class DynamoCampaignStore:
                 entries.append(StateLogEntry(**fields))
             if not answer.get("LastEvaluatedKey"):
                 return entries
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def record_callback(self, campaign_id: str, entry: CallbackLogEntry) -> bool:
+        values: dict[str, Any] = {"pk": f"CAMPAIGN#{campaign_id}", "sk": f"CALLBACK#{entry.event_id}"}
+        values.update({attr: getattr(entry, name) for name, attr in _CALLBACK_FIELDS})
+        try:
+            self._client.put_item(
+                TableName=self._table, Item=to_item(values), ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False  # this event's outcome is already recorded (a redelivered message)
+            raise
+        return True
+
+    def callback_log(self, campaign_id: str) -> list[CallbackLogEntry]:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+            "ExpressionAttributeValues": {":p": {"S": f"CAMPAIGN#{campaign_id}"}, ":s": {"S": "CALLBACK#"}},
+            "ConsistentRead": True,
+        }
+        entries: list[CallbackLogEntry] = []
+        while True:
+            answer = self._client.query(**request)
+            for item in answer.get("Items", []):
+                values = from_item(item)
+                fields: dict[str, Any] = {name: values.get(attr) for name, attr in _CALLBACK_FIELDS}
+                entries.append(CallbackLogEntry(**fields))
+            if not answer.get("LastEvaluatedKey"):
+                return sorted(entries, key=lambda e: (e.at_ms, e.event_id))
             request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def list_by_owner(self, owner_id: str, limit: int, cursor: str | None) -> CampaignPage:

@@ -62,6 +62,8 @@ class Campaign:
     cancelled_at: int | None = None
     cancel_reason: str | None = None
     completed_by: str | None = None  # the trigger that completed it: timer.END or target_reached
+    # The callback secret, sealed (KMS envelope bound to the campaign id, base64): never in an answer.
+    callback_secret_sealed: str | None = None
 
     def evolve(self, now: float, **changes: Any) -> Campaign:
         return replace(self, version=self.version + 1, updated_at=int(now), **changes)
@@ -96,6 +98,30 @@ class StateLogEntry:
     actor: str
     timer_id: str | None = None
     reason: str | None = None
+
+
+CALLBACK_DELIVERED: Final = "callback.delivered"
+CALLBACK_FAILED: Final = "callback.failed"
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackLogEntry:
+    """What became of the callback of one event: written once per event id (docs/resilience.md)."""
+
+    event_id: str
+    outcome: str  # callback.delivered | callback.failed
+    at_ms: int
+    http_status: int | None = None
+    error: str | None = None
+    deliveries: int | None = None
+
+
+class SecretSealer(Protocol):
+    """Seals a secret bound to a name (the campaign id): a blob copied onto another campaign does not open."""
+
+    def seal(self, source: str, plaintext: bytes) -> bytes: ...
+
+    def open(self, source: str, sealed: bytes) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +177,12 @@ class CampaignStore(Protocol):
     def counters(self, campaign_id: str) -> Counters: ...
 
     def state_log(self, campaign_id: str) -> list[StateLogEntry]: ...
+
+    def record_callback(self, campaign_id: str, entry: CallbackLogEntry) -> bool:
+        """Write `entry` unless one for its event id exists (answers whether it was written)."""
+        ...
+
+    def callback_log(self, campaign_id: str) -> list[CallbackLogEntry]: ...
 
     def list_by_owner(self, owner_id: str, limit: int, cursor: str | None) -> CampaignPage: ...
 

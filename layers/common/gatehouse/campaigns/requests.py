@@ -42,8 +42,27 @@ def _bounded_json(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return value
 
 
+def _allowed_address(host: str | None) -> bool:
+    """An IP literal inside OUTBOUND_ALLOWED_NETWORKS (the local stack allows loopback): the outbound
+    client would deliver there too, so creation accepts it, over http as well."""
+    from gatehouse.settings import get_settings
+
+    try:
+        address = ipaddress.ip_address((host or "").strip("[]"))
+    except ValueError:
+        return False
+    for cidr in filter(None, (c.strip() for c in get_settings().outbound_allowed_networks.split(","))):
+        try:
+            if address in ipaddress.ip_network(cidr, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
 def _callback_url(value: str | None) -> str | None:
-    """An absolute https URL to a public host (no credentials, no fragment, no private or loopback address).
+    """An absolute https URL to a public host (no credentials, no fragment, no private or loopback address),
+    or to an address the configuration allows (OUTBOUND_ALLOWED_NETWORKS; http too).
 
     Only the shape is checked here; the resilient client that will deliver to it resolves the
     name and refuses private destinations again at delivery time (no SSRF through DNS).
@@ -51,7 +70,8 @@ def _callback_url(value: str | None) -> str | None:
     if value is None:
         return None
     parts = urlsplit(value)
-    if parts.scheme != "https" or not parts.hostname:
+    allowed = parts.scheme in ("http", "https") and _allowed_address(parts.hostname)
+    if (parts.scheme != "https" and not allowed) or not parts.hostname:
         raise ValueError("must be an absolute https:// URL")
     if parts.username or parts.password or "@" in parts.netloc:
         raise ValueError("must not carry credentials")
@@ -64,7 +84,7 @@ def _callback_url(value: str | None) -> str | None:
         address = ipaddress.ip_address(host)
     except ValueError:
         address = None
-    if address is not None and not address.is_global:
+    if address is not None and not address.is_global and not allowed:
         raise ValueError("must point at a public address")
     try:
         _ = parts.port

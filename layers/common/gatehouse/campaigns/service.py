@@ -9,6 +9,7 @@ exactly like missing ones; `admin` sees every campaign.
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 import uuid
@@ -20,7 +21,10 @@ from typing import Any
 import pydantic
 from pydantic.alias_generators import to_camel
 
+from gatehouse.callbacks.records import new_callback_secret
 from gatehouse.campaigns.records import (
+    CALLBACK_DELIVERED,
+    CALLBACK_FAILED,
     CAMPAIGN_ID,
     CANCELLED,
     COMPLETED,
@@ -31,11 +35,13 @@ from gatehouse.campaigns.records import (
     SCHEDULED,
     START,
     TERMINAL,
+    CallbackLogEntry,
     Campaign,
     CampaignStore,
     Counters,
     Engagement,
     EngagementWrite,
+    SecretSealer,
     StateLogEntry,
     can_transition,
     close_threshold,
@@ -56,6 +62,7 @@ from gatehouse.campaigns.views import (
     EngagementView,
     LifecycleView,
     MetricsView,
+    UpdatedCampaignView,
 )
 from gatehouse.errors import ConflictError, NotFoundError, ValidationError
 from gatehouse.events.records import LifecycleEvent, event_id_for
@@ -106,8 +113,10 @@ class CampaignsService:
         new_transaction: Callable[[], Transaction],
         timer_max_retries: int = 3,
         clock: Callable[[], float] = time.time,
+        sealer: SecretSealer | None = None,
     ) -> None:
         self._store = store
+        self._sealer = sealer
         self._timers = timers
         self._relay = relay
         self._new_tx = new_transaction
@@ -117,8 +126,12 @@ class CampaignsService:
     # --- create --------------------------------------------------------------------------------
 
     def create(self, caller: Principal, request: CreateCampaignRequest) -> CreatedCampaignView:
-        campaign, timers, _ = self.create_for(caller.owner_id, request, actor=caller.principal_id, trigger="api.create")
-        return CreatedCampaignView.with_timers(campaign, timers)
+        # With a callbackUrl, a new secret: returned in this answer only, stored sealed (docs/resilience.md).
+        secret = new_callback_secret() if request.callback_url else None
+        campaign, timers, _ = self.create_for(
+            caller.owner_id, request, actor=caller.principal_id, trigger="api.create", callback_secret=secret
+        )
+        return CreatedCampaignView.with_timers(campaign, timers, secret)
 
     def create_for(
         self,
@@ -128,14 +141,16 @@ class CampaignsService:
         actor: str,
         trigger: str,
         campaign_id: str | None = None,
+        callback_secret: str | None = None,
     ) -> tuple[Campaign, list[Timer], bool]:
         """The campaign, its timers, and whether it is new (False: `campaign_id` existed already)."""
         now = self._clock()
         start = _epoch(request.start_time)
         end = self._window(start, request.end_time, request.duration_hours, now, new_start=True)
         reminders = self._reminders(request.reminders or [], end, now)
+        new_id = campaign_id or new_campaign_id()
         campaign = Campaign(
-            campaign_id=campaign_id or new_campaign_id(),
+            campaign_id=new_id,
             owner_id=owner_id,
             name=request.name,
             status=SCHEDULED,
@@ -150,6 +165,7 @@ class CampaignsService:
             metadata=request.metadata,
             callback_url=request.callback_url,
             reminders=reminders,
+            callback_secret_sealed=self._seal(new_id, callback_secret),
         )
         specs = [(START, start), (END, end), *((REMINDER, at) for at in reminders)]
         timers = [
@@ -196,6 +212,7 @@ class CampaignsService:
             self._timers.list_for_owner(OWNER_KIND, campaign.campaign_id),
             self._timers.log_for_owner(OWNER_KIND, campaign.campaign_id),
             now=self._clock(),
+            callback_log=self._store.callback_log(campaign.campaign_id),
         )
 
     def timers(
@@ -226,12 +243,19 @@ class CampaignsService:
 
     # --- change --------------------------------------------------------------------------------
 
-    def update(self, caller: Principal, campaign_id: str, request: UpdateCampaignRequest) -> CampaignView:
+    def update(self, caller: Principal, campaign_id: str, request: UpdateCampaignRequest) -> UpdatedCampaignView:
         current = self._owned(caller, campaign_id)
+        # The first callbackUrl of a campaign brings its secret, shown in this answer only.
+        secret = None
+        if request.callback_url and current.callback_secret_sealed is None:
+            secret = new_callback_secret()
+        sealed = self._seal(campaign_id, secret)
         updated = self.update_for(
-            campaign_id, request, actor=caller.principal_id, trigger="api.update", current=current
+            campaign_id, request, actor=caller.principal_id, trigger="api.update", current=current, sealed_secret=sealed
         )
-        return CampaignView.of(updated)
+        if sealed is None or updated.callback_secret_sealed != sealed:
+            secret = None  # a concurrent change gave it a secret first: that one stands, this one was never stored
+        return UpdatedCampaignView(**CampaignView.of(updated).model_dump(), callback_secret=secret)
 
     def update_for(
         self,
@@ -241,6 +265,7 @@ class CampaignsService:
         actor: str,
         trigger: str,
         current: Campaign | None = None,
+        sealed_secret: str | None = None,
     ) -> Campaign:
         """Change what the request names. Changing a time moves its PENDING timer (a new generation)."""
         given = request.model_fields_set
@@ -262,6 +287,7 @@ class CampaignsService:
             for name in ("name", "metadata", "callback_url", "auto_close"):
                 if name in given:
                     changes[name] = getattr(request, name)  # metadata and callbackUrl may be cleared with null
+            changes.update(_first_secret(campaign, sealed_secret))
             after = campaign.evolve(now, **changes)
             tx = self._new_tx()
             moves: list[tuple[Timer, Timer]] = []
@@ -544,6 +570,44 @@ class CampaignsService:
             raise ValidationError("The event's detail is not valid.", details=details) from None
         raise ValidationError(f"Unknown event type {detail_type!r}.")
 
+    # --- callbacks (docs/resilience.md#how-callbacks-are-wired) ---------------------------------
+
+    def callback_target(self, campaign_id: str) -> tuple[str, str] | None:
+        """The campaign's callbackUrl and its secret, or None (no such campaign, no callbackUrl)."""
+        campaign = self._store.get(campaign_id) if CAMPAIGN_ID.match(campaign_id or "") else None
+        if campaign is None or not campaign.callback_url:
+            return None
+        if campaign.callback_secret_sealed is None or self._sealer is None:
+            return campaign.callback_url, ""  # no secret (an event-created campaign): the delivery fails, recorded
+        try:
+            secret = self._sealer.open(campaign_id, base64.b64decode(campaign.callback_secret_sealed)).decode("utf-8")
+        except ValueError:
+            # A blob that does not open (tampered, copied from another campaign) never will: the
+            # delivery fails and is recorded, rather than retried. A KMS outage raises on (a retry).
+            return campaign.callback_url, ""
+        return campaign.callback_url, secret
+
+    def record_callback(
+        self,
+        campaign_id: str,
+        event_id: str,
+        outcome: str,
+        *,
+        http_status: int | None = None,
+        error: str | None = None,
+        deliveries: int | None = None,
+    ) -> bool:
+        """Append a callback's outcome to the campaign's log, once per event id; the status never changes."""
+        entry = CallbackLogEntry(event_id, outcome, int(self._clock() * 1000), http_status, error, deliveries)
+        return self._store.record_callback(campaign_id, entry)
+
+    def _seal(self, campaign_id: str, secret: str | None) -> str | None:
+        if secret is None:
+            return None
+        if self._sealer is None:
+            raise RuntimeError("no sealer: a callback secret cannot be stored")
+        return base64.b64encode(self._sealer.seal(campaign_id, secret.encode("utf-8"))).decode("ascii")
+
     # --- helpers -------------------------------------------------------------------------------
 
     @staticmethod
@@ -656,6 +720,26 @@ class CampaignsService:
             occurred_at=to_rfc3339(now),
             detail=detail,
         )
+
+
+class CampaignCallbackOutcomes:
+    """The callbacks area's CallbackOutcomes, recorded on the campaign (its lifecycle shows them)."""
+
+    def __init__(self, campaigns: CampaignsService) -> None:
+        self._campaigns = campaigns
+
+    def delivered(self, campaign_id: str, event_id: str, *, http_status: int, deliveries: int) -> None:
+        self._campaigns.record_callback(
+            campaign_id, event_id, CALLBACK_DELIVERED, http_status=http_status, deliveries=deliveries
+        )
+
+    def failed(self, campaign_id: str, event_id: str, error: str) -> None:
+        self._campaigns.record_callback(campaign_id, event_id, CALLBACK_FAILED, error=error)
+
+
+def _first_secret(campaign: Campaign, sealed: str | None) -> dict[str, Any]:
+    """A campaign keeps its first callback secret: a later one (a concurrent PATCH's) is not stored."""
+    return {"callback_secret_sealed": sealed} if sealed is not None and campaign.callback_secret_sealed is None else {}
 
 
 def _metrics(counters: Counters, campaign: Campaign) -> MetricsView:

@@ -8,7 +8,14 @@ from typing import Any
 
 from pydantic import ConfigDict
 
-from gatehouse.campaigns.records import Campaign, Counters, StateLogEntry
+from gatehouse.campaigns.records import (
+    CALLBACK_DELIVERED,
+    CALLBACK_FAILED,
+    CallbackLogEntry,
+    Campaign,
+    Counters,
+    StateLogEntry,
+)
 from gatehouse.models import ApiModel, Timestamp
 from gatehouse.timers.records import PENDING as TIMER_PENDING
 from gatehouse.timers.records import Timer, TimerLogEntry
@@ -71,13 +78,27 @@ class CampaignView(_View):
 
 
 class CreatedCampaignView(CampaignView):
-    """The answer to a create: the campaign and the timers that drive it."""
+    """The answer to a create: the campaign and the timers that drive it; with a callbackUrl, the
+    callback secret, this once (docs/resilience.md#how-callbacks-are-wired)."""
 
     timers: list[TimerView]
+    callback_secret: str | None = None
 
     @classmethod
-    def with_timers(cls, campaign: Campaign, timers: Sequence[Timer]) -> CreatedCampaignView:
-        return cls(**CampaignView.of(campaign).model_dump(), timers=[TimerView.of(t) for t in timers])
+    def with_timers(
+        cls, campaign: Campaign, timers: Sequence[Timer], callback_secret: str | None = None
+    ) -> CreatedCampaignView:
+        return cls(
+            **CampaignView.of(campaign).model_dump(),
+            timers=[TimerView.of(t) for t in timers],
+            callback_secret=callback_secret,
+        )
+
+
+class UpdatedCampaignView(CampaignView):
+    """The answer to a PATCH: `callbackSecret` only when this change gave the campaign its first callbackUrl."""
+
+    callback_secret: str | None = None
 
 
 class CampaignPageView(_View):
@@ -129,12 +150,48 @@ class NextEventView(_View):
     time_until: int  # milliseconds from now (negative when overdue)
 
 
+class CallbackEntryView(_View):
+    event_id: str
+    outcome: str  # callback.delivered | callback.failed
+    at: Timestamp
+    http_status: int | None = None
+    error: str | None = None
+
+    @classmethod
+    def of(cls, entry: CallbackLogEntry) -> CallbackEntryView:
+        return cls(
+            event_id=entry.event_id,
+            outcome=entry.outcome,
+            at=datetime.fromtimestamp(entry.at_ms / 1000, UTC),
+            http_status=entry.http_status,
+            error=entry.error,
+        )
+
+
+class CallbacksView(_View):
+    delivered: int
+    failed: int
+    last_error: str | None = None
+    events: list[CallbackEntryView]
+
+    @classmethod
+    def of(cls, log: Sequence[CallbackLogEntry]) -> CallbacksView:
+        failures = [e for e in log if e.outcome == CALLBACK_FAILED]
+        return cls(
+            delivered=sum(1 for e in log if e.outcome == CALLBACK_DELIVERED),
+            failed=len(failures),
+            last_error=failures[-1].error if failures else None,
+            events=[CallbackEntryView.of(e) for e in log],
+        )
+
+
 class LifecycleView(_View):
     campaign: CampaignView
     timers: TimerSummaryView
     metrics: MetricsView
     state_history: list[StateChangeView]
     next_events: list[NextEventView]
+    callbacks: CallbacksView
 
     @classmethod
     def of(
@@ -146,6 +203,7 @@ class LifecycleView(_View):
         timer_log: Sequence[TimerLogEntry],
         *,
         now: float,
+        callback_log: Sequence[CallbackLogEntry] = (),
     ) -> LifecycleView:
         history: dict[str, list[TimerLogEntry]] = {}
         for entry in sorted(timer_log, key=lambda e: (e.timer_id, e.version)):
@@ -176,6 +234,7 @@ class LifecycleView(_View):
                 )
                 for t in sorted(pending, key=lambda t: (t.due_at, t.timer_id))[:5]
             ],
+            callbacks=CallbacksView.of(callback_log),
         )
 
 

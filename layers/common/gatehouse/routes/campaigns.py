@@ -23,6 +23,7 @@ from gatehouse.campaigns.views import (
     CreatedCampaignView,
     EngagementView,
     LifecycleView,
+    UpdatedCampaignView,
 )
 from gatehouse.guards import principal_of
 from gatehouse.principal import Principal
@@ -88,7 +89,7 @@ def get_campaign(campaignId: CampaignIdPath) -> dict[str, Any]:
     "PATCH /v1/campaigns/{campaignId}",
     summary="Change a campaign; new times move its PENDING timers",
     tags=TAGS,
-    responses={200: _json("the campaign", CampaignView)},
+    responses={200: _json("the campaign (callbackSecret: with its first callbackUrl)", UpdatedCampaignView)},
 )
 def update_campaign(campaignId: CampaignIdPath, request: Annotated[UpdateCampaignRequest, Body()]) -> dict[str, Any]:
     return campaigns_service().update(_caller(), campaignId, request).to_public()

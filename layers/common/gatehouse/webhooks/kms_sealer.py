@@ -27,28 +27,31 @@ class SealedSecretsUnreadable(ValueError):
 
 
 CONTEXT_KEY: Final = "gatehouse-webhook-source"
-
-
-def _aad(source: str) -> bytes:
-    return f"gatehouse-webhook-source:{source}".encode()
+# Campaign callback secrets reuse this sealer under their own context key, so a webhook-source blob
+# never opens as a campaign's and IAM grants each use by its key (docs/resilience.md#how-callbacks-are-wired).
+CALLBACK_CONTEXT_KEY: Final = "gatehouse-campaign-callback"
 
 
 class KmsEnvelopeSealer:
-    def __init__(self, client: Any, key_id: str) -> None:
+    def __init__(self, client: Any, key_id: str, *, context_key: str = CONTEXT_KEY) -> None:
         self._client = client
         self._key_id = key_id
+        self._context_key = context_key
+
+    def _aad(self, source: str) -> bytes:
+        return f"{self._context_key}:{source}".encode()
 
     def seal(self, source: str, plaintext: bytes) -> bytes:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         try:
             data_key = self._client.generate_data_key(
-                KeyId=self._key_id, KeySpec="AES_256", EncryptionContext={CONTEXT_KEY: source}
+                KeyId=self._key_id, KeySpec="AES_256", EncryptionContext={self._context_key: source}
             )
         except (ClientError, BotoCoreError) as error:
             raise ServiceUnavailableError("Secret encryption is temporarily unavailable.") from error
         nonce = os.urandom(12)
-        sealed = AESGCM(data_key["Plaintext"]).encrypt(nonce, plaintext, _aad(source))
+        sealed = AESGCM(data_key["Plaintext"]).encrypt(nonce, plaintext, self._aad(source))
         wrapped: bytes = data_key["CiphertextBlob"]
         return bytes([VERSION]) + len(wrapped).to_bytes(2, "big") + wrapped + nonce + sealed
 
@@ -62,7 +65,7 @@ class KmsEnvelopeSealer:
         wrapped, nonce, body = sealed[3 : 3 + size], sealed[3 + size : 15 + size], sealed[15 + size :]
         try:
             key = self._client.decrypt(
-                CiphertextBlob=wrapped, KeyId=self._key_id, EncryptionContext={CONTEXT_KEY: source}
+                CiphertextBlob=wrapped, KeyId=self._key_id, EncryptionContext={self._context_key: source}
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in _UNREADABLE:
@@ -71,6 +74,6 @@ class KmsEnvelopeSealer:
         except BotoCoreError as error:
             raise ServiceUnavailableError("Secret decryption is temporarily unavailable.") from error
         try:
-            return AESGCM(key["Plaintext"]).decrypt(nonce, body, _aad(source))
+            return AESGCM(key["Plaintext"]).decrypt(nonce, body, self._aad(source))
         except InvalidTag:
             raise SealedSecretsUnreadable("the sealed secrets do not open for this source") from None
