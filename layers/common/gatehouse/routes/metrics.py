@@ -38,6 +38,8 @@ def get_metrics(window: Window = "5m") -> dict[str, Any]:
     "GET /v1/metrics/prometheus",
     summary="The same counters in the Prometheus text format (OpenTelemetry names)",
     tags=TAGS,
+    # Not JSON: the text exposition format, so a scraper (and the OpenAPI document) know what comes.
+    responses={200: {"description": "the exposition text", "content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}},
 )
 def get_prometheus(window: Window = "24h") -> Response[str]:
     try:
