@@ -10,7 +10,6 @@ from gatehouse.clients.redis_client import redis_client
 from gatehouse.resilience.eventbridge import EventBridgeSink
 from gatehouse.resilience.fleet import FleetBreaker
 from gatehouse.resilience.records import BreakerConfig, TransitionSink
-from gatehouse.resilience.redis_breaker import RedisBreakerStore
 from gatehouse.resilience.reporting import LogAndMetricSink, Sinks
 from gatehouse.resilience.service import BreakersService
 from gatehouse.settings import get_settings
@@ -18,6 +17,7 @@ from gatehouse.wiring import provided
 
 if TYPE_CHECKING:
     from gatehouse.resilience.http_client import OutboundClient
+    from gatehouse.resilience.redis_breaker import RedisBreakerStore
 
 
 @provided
@@ -47,6 +47,9 @@ def transition_sink() -> TransitionSink:
 
 @provided
 def breaker_store() -> RedisBreakerStore:
+    """The breakers' Redis adapter; redis is imported on first use (cold start: docs/metrics.md)."""
+    from gatehouse.resilience.redis_breaker import RedisBreakerStore
+
     return RedisBreakerStore(redis_client())
 
 
