@@ -16,8 +16,6 @@ second (docs/timers.md). The campaign is written with a Put conditioned on its v
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Sequence
 from typing import Any, Final
@@ -34,7 +32,7 @@ from gatehouse.campaigns.records import (
     StateLogEntry,
 )
 from gatehouse.clients.dynamo_items import from_item, to_item
-from gatehouse.errors import ValidationError
+from gatehouse.clients.dynamo_pages import IndexList, newest_first
 from gatehouse.times import to_rfc3339
 from gatehouse.transactions import Transaction
 
@@ -320,90 +318,11 @@ class DynamoCampaignStore:
             request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def list_by_owner(self, owner_id: str, limit: int, cursor: str | None) -> CampaignPage:
-        return self._query(
-            "GSI1", "gsi1pk", "gsi1sk", partition=f"OWNER#{owner_id}", sk_prefix="CAMPAIGN#", limit=limit, cursor=cursor
-        )
+        shape = IndexList("GSI1", "gsi1pk", "gsi1sk", f"OWNER#{owner_id}", "CAMPAIGN#", "CAMPAIGN#", "META")
+        items, next_cursor = newest_first(self._client, self._table, shape, limit, cursor)
+        return CampaignPage([campaign_from_item(item) for item in items], next_cursor)
 
     def list_all(self, limit: int, cursor: str | None) -> CampaignPage:
-        return self._query("GSI2", "gsi2pk", "gsi2sk", partition="CAMPAIGNS", sk_prefix="", limit=limit, cursor=cursor)
-
-    def _query(
-        self,
-        index: str,
-        index_pk: str,
-        index_sk: str,
-        *,
-        partition: str,
-        sk_prefix: str,
-        limit: int,
-        cursor: str | None,
-    ) -> CampaignPage:
-        condition = f"{index_pk} = :p"
-        values: dict[str, Any] = {":p": {"S": partition}}
-        if sk_prefix:
-            condition += f" AND begins_with({index_sk}, :k)"
-            values[":k"] = {"S": sk_prefix}
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": index,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": values,
-            "ScanIndexForward": False,  # newest first
-            "Limit": limit + 1,  # one more than asked: says whether a next page exists
-        }
-        if cursor:
-            request["ExclusiveStartKey"] = _decode_cursor(cursor, index_pk, index_sk, partition, sk_prefix)
-        try:
-            items = self._client.query(**request).get("Items", [])
-        except ClientError as error:
-            if cursor and error.response.get("Error", {}).get("Code") == "ValidationException":
-                raise _invalid_cursor() from None
-            raise
-        campaigns = [campaign_from_item(item) for item in items[:limit]]
-        next_cursor = None
-        if len(items) > limit:
-            last = items[limit - 1]
-            next_cursor = _encode_cursor({k: last[k]["S"] for k in ("pk", "sk", index_pk, index_sk)})
-        return CampaignPage(campaigns, next_cursor)
-
-
-# --- cursors (the shape of keys/dynamo.py's: strict, so a forged one can only be a 400) ----------
-
-
-def _encode_cursor(key: dict[str, str]) -> str:
-    raw = json.dumps(key, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _invalid_cursor() -> ValidationError:
-    return ValidationError("The cursor is not valid.", details=[{"field": "cursor", "message": "invalid"}])
-
-
-def _decode_cursor(cursor: str, index_pk: str, index_sk: str, partition: str, sk_prefix: str) -> dict[str, Any]:
-    """The ExclusiveStartKey of a cursor this store wrote for this very list (this owner's), else 400."""
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
-        raise _invalid_cursor() from None
-    if (
-        not isinstance(key, dict)
-        or set(key) != {"pk", "sk", index_pk, index_sk}
-        or not all(isinstance(v, str) for v in key.values())
-        or key[index_pk] != partition
-        or key["sk"] != "META"
-        or not key["pk"].startswith("CAMPAIGN#")
-    ):
-        raise _invalid_cursor()
-    campaign_id = key["pk"].removeprefix("CAMPAIGN#")
-    sort_key: str = key[index_sk]
-    if (
-        not campaign_id
-        or "#" in campaign_id
-        or not sort_key.startswith(sk_prefix)
-        or not sort_key.endswith(f"#{campaign_id}")
-    ):
-        raise _invalid_cursor()
-    created_at = sort_key[len(sk_prefix) : len(sort_key) - len(campaign_id) - 1]
-    if not created_at or "#" in created_at:
-        raise _invalid_cursor()
-    return {k: {"S": v} for k, v in key.items()}
+        shape = IndexList("GSI2", "gsi2pk", "gsi2sk", "CAMPAIGNS", "", "CAMPAIGN#", "META")
+        items, next_cursor = newest_first(self._client, self._table, shape, limit, cursor)
+        return CampaignPage([campaign_from_item(item) for item in items], next_cursor)

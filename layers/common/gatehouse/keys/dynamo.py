@@ -26,15 +26,13 @@ This module avoids gatehouse.settings (pydantic) because the authorizer's wiring
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
 from gatehouse.clients.dynamo_items import from_item, to_attribute, to_item
-from gatehouse.errors import ConflictError, NotFoundError, ValidationError
+from gatehouse.clients.dynamo_pages import IndexList, newest_first
+from gatehouse.errors import ConflictError, NotFoundError
 from gatehouse.keys.records import ACTIVE, REVOKED, ROTATED, KeyCapReached, KeyHashRecord, KeyPage, KeyRecord
 from gatehouse.times import from_rfc3339
 
@@ -126,49 +124,6 @@ def hash_record_from_item(item: dict[str, Any]) -> KeyHashRecord:
 # --- cursors --------------------------------------------------------------------------------
 
 
-def _encode_cursor(key: dict[str, str]) -> str:
-    raw = json.dumps(key, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _invalid_cursor() -> ValidationError:
-    return ValidationError("The cursor is not valid.", details=[{"field": "cursor", "message": "invalid"}])
-
-
-def _decode_cursor(cursor: str, index_pk: str, index_sk: str, partition: str, sk_prefix: str) -> dict[str, Any]:
-    """The ExclusiveStartKey of a cursor this store wrote for this very list, else ValidationError.
-
-    Checked strictly, so that a forged cursor can neither continue another list (another
-    owner's partition) nor reach DynamoDB with a start key outside the query's boundaries
-    (which it answers with a ValidationException): exactly the four attributes, the key item's
-    pk/sk, the list's partition, and an index sort key `<sk_prefix><createdAt>#<id>` whose id
-    is the one in pk - the shape key_record_item writes.
-    """
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        key = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
-        raise _invalid_cursor() from None
-    if (
-        not isinstance(key, dict)
-        or set(key) != {"pk", "sk", index_pk, index_sk}
-        or not all(isinstance(v, str) for v in key.values())
-        # A cursor only continues the list it came from: never another owner's partition.
-        or key[index_pk] != partition
-        or key["sk"] != "KEY"
-        or not key["pk"].startswith("KEY#")
-    ):
-        raise _invalid_cursor()
-    key_id = key["pk"].removeprefix("KEY#")
-    sort_key: str = key[index_sk]
-    if not key_id or "#" in key_id or not sort_key.startswith(sk_prefix) or not sort_key.endswith(f"#{key_id}"):
-        raise _invalid_cursor()
-    created_at = sort_key[len(sk_prefix) : len(sort_key) - len(key_id) - 1]  # empty if the two overlap
-    if not created_at or "#" in created_at:
-        raise _invalid_cursor()
-    return {k: {"S": v} for k, v in key.items()}
-
-
 # --- the adapter ----------------------------------------------------------------------------
 
 
@@ -239,27 +194,14 @@ class DynamoKeyStore:
         return key_record_from_item(item) if item else None
 
     def list_by_owner(self, owner_id: str, limit: int, cursor: str | None) -> KeyPage:
-        partition = f"OWNER#{owner_id}"
-        return self._query(
-            "GSI1",
-            index_pk="gsi1pk",
-            index_sk="gsi1sk",
-            partition=partition,
-            sk_prefix="KEY#",
-            limit=limit,
-            cursor=cursor,
-        )
+        shape = IndexList("GSI1", "gsi1pk", "gsi1sk", f"OWNER#{owner_id}", "KEY#", "KEY#", "KEY")
+        items, next_cursor = newest_first(self._client, self._table, shape, limit, cursor)
+        return KeyPage([key_record_from_item(item) for item in items], next_cursor)
 
     def list_all(self, limit: int, cursor: str | None) -> KeyPage:
-        return self._query(
-            "GSI2",
-            index_pk="gsi2pk",
-            index_sk="gsi2sk",
-            partition="KEYS",
-            sk_prefix="",
-            limit=limit,
-            cursor=cursor,
-        )
+        shape = IndexList("GSI2", "gsi2pk", "gsi2sk", "KEYS", "", "KEY#", "KEY")
+        items, next_cursor = newest_first(self._client, self._table, shape, limit, cursor)
+        return KeyPage([key_record_from_item(item) for item in items], next_cursor)
 
     def rotate(self, old: KeyRecord, new: KeyRecord, grace_until: str) -> None:
         grace_epoch = from_rfc3339(grace_until)
@@ -384,46 +326,3 @@ class DynamoKeyStore:
 
     def _put(self, item: dict[str, Any]) -> dict[str, Any]:
         return {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
-
-    def _query(
-        self,
-        index: str,
-        *,
-        index_pk: str,
-        index_sk: str,
-        partition: str,
-        sk_prefix: str,
-        limit: int,
-        cursor: str | None,
-    ) -> KeyPage:
-        condition = f"{index_pk} = :p"
-        values: dict[str, Any] = {":p": {"S": partition}}
-        if sk_prefix:
-            condition += f" AND begins_with({index_sk}, :k)"
-            values[":k"] = {"S": sk_prefix}
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": index,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": values,
-            "ScanIndexForward": False,  # newest first
-            # One more than asked: its presence says whether a next page exists, so the
-            # last page answers nextCursor null instead of a cursor to an empty page.
-            "Limit": limit + 1,
-        }
-        if cursor:
-            request["ExclusiveStartKey"] = _decode_cursor(cursor, index_pk, index_sk, partition, sk_prefix)
-        try:
-            items = self._client.query(**request).get("Items", [])
-        except ClientError as error:
-            # Belt and braces behind _decode_cursor: a start key DynamoDB still finds outside the
-            # query's boundaries is the caller's cursor at fault (400), not a server error.
-            if cursor and error.response.get("Error", {}).get("Code") == "ValidationException":
-                raise _invalid_cursor() from None
-            raise
-        records = [key_record_from_item(item) for item in items[:limit]]
-        next_cursor = None
-        if len(items) > limit:
-            last = items[limit - 1]
-            next_cursor = _encode_cursor({k: last[k]["S"] for k in ("pk", "sk", index_pk, index_sk)})
-        return KeyPage(records, next_cursor)
