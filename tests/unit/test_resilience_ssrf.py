@@ -172,3 +172,9 @@ def test_targets_keep_the_name_for_the_host_header_and_the_breaker():
     assert target.host_header == "hooks.example.com" and target.breaker_name == "hooks.example.com:443"
     v6 = parse_target("http://[2606:4700::1]:8080/")
     assert v6.host_header == "[2606:4700::1]:8080" and v6.breaker_name == "[2606:4700::1]:8080"
+
+
+@pytest.mark.parametrize("address", ["::ffff:0:a9fe:a9fe", "::ffff:0:7f00:1"])
+def test_ipv4_translated_addresses_are_refused(address):
+    # SIIT (RFC 6145) forms embed an IPv4 address (here metadata and loopback) a translator would reach.
+    assert AddressPolicy().refusal(address) is not None

@@ -48,7 +48,7 @@ def campaign_event(body: str) -> CallbackEvent | None:
     """The CallbackEvent of a queue message, or None when it is not about a campaign (or malformed)."""
     try:
         envelope = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting is malformed too, not a crash to retry
         return None
     detail = envelope.get("detail") if isinstance(envelope, Mapping) else None
     if not isinstance(detail, Mapping):

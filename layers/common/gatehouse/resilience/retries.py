@@ -140,6 +140,10 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return None
     value = value.strip()
     if value.isdigit():
+        # isdigit() admits "²" and other Unicode digits, and a receiver may send thousands of them:
+        # unreadable, never an exception (a hostile callback receiver must not crash delivery).
+        if not value.isascii() or len(value) > 12:
+            return None
         return float(int(value))
     try:
         when = parsedate_to_datetime(value)

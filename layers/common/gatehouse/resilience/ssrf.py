@@ -60,6 +60,7 @@ _IPV4: Final = _nets(
 _IPV6: Final = _nets(
     ("::/96", "an IPv4-compatible or unspecified address"),  # :: and ::1 too
     ("64:ff9b:1::/48", "a local-use NAT64 address"),
+    ("::ffff:0:0:0/96", "an IPv4-translated address"),  # SIIT: would reach the embedded IPv4 address
     ("100::/64", "a discard-only address"),
     ("2001::/23", "an IETF protocol address"),  # Teredo, ORCHID, ...
     ("2001:db8::/32", "a documentation address"),
