@@ -10,6 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
+PYTEST_WORKERS ?= -n 2 --dist loadfile
 # Tools with pins of their own live in their own virtual environments, so they never fight the
 # project's (checkov's pins conflict with requirements-dev.txt; the SAM CLI's are its own).
 TOOLS := .tools
@@ -18,7 +19,7 @@ CHECKOV_VERSION := 3.3.30
 SAM_STAMP := $(TOOLS)/sam/.installed-$(SAM_VERSION)
 CHECKOV_STAMP := $(TOOLS)/checkov/.installed-$(CHECKOV_VERSION)
 
-.PHONY: dev test lint typecheck bench build prereqs chromium clean help
+.PHONY: dev test install lint typecheck bench build prereqs chromium clean help
 
 help:
 	@echo "make dev    run Gatehouse locally on http://127.0.0.1:$${GATEHOUSE_PORT:-3000} (Ctrl-C stops everything)"
@@ -69,8 +70,16 @@ lint: $(STAMP) $(CHECKOV_STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy layers/common/gatehouse local scripts
 
-test: prereqs chromium $(STAMP) $(NODE_STAMP) lint typecheck build
-	$(PY) -m pytest $(PYTEST_ARGS)
+# What `make test` installs, in parallel (downloads wait on the network, not on the CPU).
+install: prereqs chromium $(STAMP) $(NODE_STAMP) $(SAM_STAMP) $(CHECKOV_STAMP)
+
+# Installs, then lint, typecheck and build side by side (-O keeps each one's output together),
+# then the suite on two workers (pytest-xdist: each worker runs a local stack of its own; files
+# stay whole on one worker, so a file's tests share its fixtures as they do in a serial run).
+test:
+	@$(MAKE) --no-print-directory -j6 install
+	@$(MAKE) --no-print-directory -j3 -O lint typecheck build
+	$(PY) -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 bench: prereqs $(STAMP) $(NODE_STAMP)
 	PYTHONPATH=layers/common:. $(PY) -m bench $(BENCH_ARGS)

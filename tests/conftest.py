@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from local.__main__ import find_bootstrap
 from local.redis_server import RedisServer
@@ -18,6 +19,11 @@ from local.stack import LocalStack
 from tests import secret_log_guard
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# A deadline is a timed assertion, and these machines are shared and noisy: no example is failed
+# for being slow (the suites that set their own settings already say deadline=None).
+settings.register_profile("gatehouse", deadline=None)
+settings.load_profile("gatehouse")
 FIXTURE_TEMPLATE = ROOT / "tests" / "fixtures" / "template.yaml"
 
 
@@ -69,8 +75,24 @@ def _no_secret_in_any_log_line() -> Iterator[None]:
     assert not leaks, f"secrets in log lines: {leaks[:5]}"
 
 
+# The environment before any local stack applied its own (a stack's is process-wide while it runs).
+_PRISTINE_ENV = dict(os.environ)
+
+
 @pytest.fixture(autouse=True)
-def _aws_test_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+def _unit_tests_use_no_local_endpoints(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests run on moto's in-process mock and see none of a local stack's environment
+    (endpoints, table names, POWERTOOLS_* …), whichever tests ran before them in this process."""
+    if "tests/unit/" in str(request.node.path).replace("\\", "/"):
+        for name in [n for n in os.environ if n not in _PRISTINE_ENV or n.startswith("AWS_ENDPOINT_URL")]:
+            monkeypatch.delenv(name)
+        for name, value in _PRISTINE_ENV.items():
+            if not name.startswith("AWS_ENDPOINT_URL") and os.environ.get(name) != value:
+                monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(autouse=True)
+def _aws_test_credentials(monkeypatch: pytest.MonkeyPatch, _unit_tests_use_no_local_endpoints: None) -> None:
     """Dummy credentials so no test can ever reach a real AWS account."""
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -81,21 +103,15 @@ def _aws_test_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
-@pytest.fixture(autouse=True)
-def _unit_tests_use_no_local_endpoints(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Unit tests run on moto's in-process mock: the local stack's endpoints must not leak in."""
-    if "tests/unit/" in str(request.node.path).replace("\\", "/"):
-        for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
-            monkeypatch.delenv(name)
-
-
 # -- the local stack: real DynamoDB Local, moto and Redis, started once per session and shared --
 
 
 @pytest.fixture(scope="session")
 def local_services() -> Iterator[LocalServices]:
     """One DynamoDB Local, moto server and redis-server for every stack of the session."""
-    services = LocalServices(log_dir=ROOT / ".gatehouse" / "test-logs").start()
+    # Each pytest-xdist worker has a stack of its own, so each writes logs of its own.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    services = LocalServices(log_dir=ROOT / ".gatehouse" / "test-logs" / worker).start()
     try:
         yield services
     finally:

@@ -33,23 +33,28 @@ def test_dev_serves_writes_local_json_and_stops_everything_on_ctrl_c(tmp_path):
         [sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
-        # Given make dev's program, When it is up, Then /health answers health+json on GATEHOUSE_PORT
+        # Given make dev's program, When it is up (local.json is written after the API starts
+        # serving, just before the banner, so a person waits for both), Then /health answers
+        # health+json on GATEHOUSE_PORT
+        local_json = tmp_path / "local.json"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 response = requests.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
+                if local_json.exists():
+                    break
             except (requests.ConnectionError, requests.Timeout):
                 # Not up yet, or a first (cold) answer slower than the 1 s timeout on a loaded machine.
-                assert process.poll() is None, process.stdout.read() if process.stdout else ""
-                time.sleep(0.2)
+                pass
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            time.sleep(0.2)
         else:
-            raise AssertionError("the local stack did not answer /health within 60 s")
+            raise AssertionError("the local stack did not answer /health and write local.json within 60 s")
         assert response.status_code == 200
         assert response.headers["Content-Type"] == "application/health+json"
 
         # And local.json has what a person or a script needs to make a first authenticated call
-        info = json.loads((tmp_path / "local.json").read_text())
+        info = json.loads(local_json.read_text())
         assert info["apiUrl"] == f"http://127.0.0.1:{port}"
         assert info["adminKey"].startswith("gk_test_")
         assert {"issuer", "audience", "algorithm", "secret"} <= info["jwt"].keys()
