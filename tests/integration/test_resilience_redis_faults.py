@@ -97,3 +97,23 @@ def test_a_dead_redis_hands_over_to_the_in_process_breaker_and_back(server):
             fleet.call(name, failing)
     assert fleet.store_reachable
     assert [t.to_state for t in sink.transitions] == [FleetState.OPEN]  # decided on Redis again
+
+
+def test_a_damaged_breaker_key_is_no_decision_from_redis_and_is_logged_not_raised(server, caplog):
+    # Given a breaker whose state key holds the wrong type (a bug elsewhere, or a hand edit)
+    control = client_for(server)
+    name = f"wrongtype-{uuid.uuid4().hex[:8]}"
+    control.lpush(f"gh:br:{{{name}}}", "not a hash")
+    store = RedisBreakerStore(client_for(server))
+    # When the store is asked, Then the WRONGTYPE reply is the store failing to decide, not an
+    # exception of redis-py's reaching the caller (an admin route answered 500 with it)
+    with caplog.at_level("ERROR", logger="gatehouse.resilience.redis_breaker"):
+        with pytest.raises(BreakerStoreUnavailable) as failure:
+            store.acquire(name, CONFIG)
+        with pytest.raises(BreakerStoreUnavailable):
+            store.snapshots([name], CONFIG)
+    assert failure.value.reason == "WRONGTYPE"
+    assert [r.reply for r in caplog.records if r.getMessage() == "breaker store error reply"][:1] == ["WRONGTYPE"]
+    # And the fleet breaker still protects the downstream, deciding in process
+    fleet = FleetBreaker(lambda: RedisBreakerStore(client_for(server)), RecordingSink(), default_config=CONFIG)
+    assert [fleet.call(name, lambda: "answered") for _ in range(3)] == ["answered"] * 3

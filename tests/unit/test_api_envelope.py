@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 
 import pytest
 from pydantic import BaseModel, Field
@@ -17,6 +18,14 @@ from tests.helpers import FakeLambdaContext, http_event, json_body
 class Widget(BaseModel):
     name: str = Field(min_length=1)
     size: int = Field(ge=1)
+
+
+class Minted(BaseModel):
+    secret: str
+    size: int = Field(ge=1)
+
+
+MINTED_SECRET = "gk_live_notforthelogs0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +43,11 @@ def handler():
     @app.get("/boom")
     def boom() -> dict:
         raise RuntimeError("secret internal detail /var/task/app.py")
+
+    @app.get("/minted")
+    def minted() -> Minted:
+        # An answer that breaks its own schema next to a secret (size 0 < 1).
+        return {"secret": MINTED_SECRET, "size": 0}  # type: ignore[return-value]
 
     return make_handler(app, guards=[json_body_guard(max_bytes=64)])
 
@@ -174,3 +188,24 @@ def test_a_guard_that_breaks_still_answers_the_envelope():
     assert json_body(response)["error"]["code"] == "SERVER_ERROR"
     assert "internal detail" not in response["body"]
     assert response["headers"]["X-Request-Id"] == json_body(response)["requestId"]
+
+
+def test_an_answer_that_breaks_its_schema_is_a_500_and_its_values_stay_out_of_the_log(handler):
+    records: list[logging.LogRecord] = []
+    capture = logging.Handler(level=logging.DEBUG)
+    capture.emit = records.append  # type: ignore[method-assign]
+    product_logger = logging.getLogger("gatehouse")
+    product_logger.addHandler(capture)
+    try:
+        # Given a route whose answer holds a secret and fails its own schema, When called
+        response = call(handler, http_event("GET", "/minted"))
+    finally:
+        product_logger.removeHandler(capture)
+    # Then the caller gets the generic 500 (not a 400 blaming its request) …
+    assert response["statusCode"] == 500
+    assert json_body(response)["error"]["code"] == "SERVER_ERROR"
+    # … and the log says where and why, never the answer's values
+    (record,) = [r for r in records if r.getMessage() == "response failed validation"]
+    assert [e["loc"] for e in record.errors] == [["response", "size"]]
+    everything_logged = " ".join(str(vars(r)) for r in records)
+    assert MINTED_SECRET not in everything_logged + json.dumps(response)

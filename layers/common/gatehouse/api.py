@@ -71,7 +71,9 @@ def error_response(error: GatehouseError, request_id: str) -> dict[str, Any]:
 
 def create_app(*, title: str = "Gatehouse") -> APIGatewayHttpResolver:
     """An APIGatewayHttpResolver with validation and the error envelope wired in."""
-    app = APIGatewayHttpResolver(enable_validation=True)
+    # Without a response code, Powertools reports an answer that breaks its own schema as the
+    # caller's RequestValidationError (a 400 naming "response" fields): it is ours, a 500.
+    app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 
     @app.exception_handler(GatehouseError)
     def _gatehouse_error(error: GatehouseError) -> Response:
@@ -88,7 +90,14 @@ def create_app(*, title: str = "Gatehouse") -> APIGatewayHttpResolver:
     @app.exception_handler(ResponseValidationError)
     def _response_validation_error(error: ResponseValidationError) -> Response:
         # An answer that breaks its own schema is our defect, never the caller's.
-        logger.error("response failed validation", extra={"errors": str(error.errors())[:2000]})
+        # Where and why only: an error's "input" is the answer's own value, which may be a secret
+        # (a new key's plaintext, a source's signing secret).
+        where = [
+            {"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")}
+            for e in error.errors()[:20]
+            if isinstance(e, dict)
+        ]
+        logger.error("response failed validation", extra={"errors": where})
         body = error_body(
             ErrorCode.SERVER_ERROR, "The server could not complete the request.", _current_request_id(app)
         )

@@ -11,6 +11,7 @@ breaker takes over.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -33,6 +34,7 @@ from gatehouse.resilience.records import (
 )
 
 T = TypeVar("T")
+_log = logging.getLogger(__name__)
 
 REGISTRY_KEY = "gh:breakers"
 # The registry of names is refreshed by each process at most this often per breaker (and on
@@ -250,8 +252,12 @@ class RedisBreakerStore:
             return call()
         except ResponseError as error:
             code = outage_code(error)
-            if code is not None:
-                raise BreakerStoreUnavailable(code) from error
-            raise
+            if code is None:
+                # Not an outage but a defect or a damaged key (WRONGTYPE, a script error): still
+                # no decision from the store, so the same fallback, but loud. The reply's first
+                # word only: its text can quote a key, and a breaker's name is a host.
+                code = str(error).split(" ", 1)[0][:32] or "ERR"
+                _log.error("breaker store error reply", extra={"reply": code})
+            raise BreakerStoreUnavailable(code) from error
         except (RedisError, OSError) as error:
             raise BreakerStoreUnavailable(type(error).__name__, timeout=isinstance(error, TIMEOUTS)) from error
