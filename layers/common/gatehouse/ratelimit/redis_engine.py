@@ -26,7 +26,7 @@ from gatehouse.ratelimit.keys import keys_for
 from gatehouse.ratelimit.policies import Window
 
 _ALGORITHM_CODE = {"gcra": "g", "sliding": "s"}
-_FIELDS_PER_WINDOW = 4
+_FIELDS_PER_WINDOW = 3
 _new = tuple.__new__
 # Bound of the per-engine plan cache; a full cache is simply dropped (cheaper than an LRU's
 # bookkeeping on every call, and a miss only costs encoding one request).
@@ -44,15 +44,15 @@ def limiter_script() -> tuple[str, str]:
     return source, hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
-def window_arg(window: Window) -> str:
-    """A window as limiter.lua's packed "<alg>,<limit>,<period us>,<burst>" argument."""
+def window_args(window: Window) -> tuple[str, int, int, int]:
+    """A window as limiter.lua's four arguments: algorithm code, limit, period in µs, burst."""
     burst = window.effective_burst if window.algorithm == "gcra" else 0
-    return f"{_ALGORITHM_CODE[window.algorithm]},{window.limit},{window.period_seconds * 1_000_000},{burst}"
+    return _ALGORITHM_CODE[window.algorithm], window.limit, window.period_seconds * 1_000_000, burst
 
 
 def script_args(windows: list[ScopedWindow], cost: int, *, peek: bool) -> list[str | int]:
-    """ARGV for limiter.lua: mode, cost, then one packed window argument per window."""
-    return ["p" if peek else "c", cost, *(window_arg(s.window) for s in windows)]
+    """ARGV for limiter.lua: mode, cost, then four arguments per window."""
+    return ["p" if peek else "c", cost, *(arg for s in windows for arg in window_args(s.window))]
 
 
 def _bulk(data: bytes) -> bytes:
@@ -82,6 +82,7 @@ class _Plan(NamedTuple):
     peek: bool
     request: bytes  # the whole EVALSHA request, RESP-encoded
     body: bytes  # the request after the script's name: numkeys, keys, args (for EVAL)
+    parts: int  # how many bulk strings the request has
     heads: tuple[tuple[str, str, str, int, int], ...]  # each WindowResult's fixed fields
     policies: tuple[str, ...]
 
@@ -143,20 +144,22 @@ class RedisEngine:
             reply = self._call(pool, plan.request)
         except NoScriptError:
             # After a SCRIPT FLUSH or failover: EVAL both answers and caches the script again.
-            reply = self._call(pool, b"*%d\r\n%s%s" % (5 + 2 * len(windows), self._eval, plan.body))
+            reply = self._call(pool, b"*%d\r\n%s%s" % (plan.parts, self._eval, plan.body))
         return _decision(reply, plan.heads, plan.policies, cost)
 
     def _plan(self, subject: str, windows: list[ScopedWindow], cost: int, peek: bool) -> _Plan:
         n = len(windows)
         keys = [k.encode(*self._encoding) for k in keys_for(subject, windows)]
-        args = [b"p" if peek else b"c", b"%d" % cost, *(window_arg(s.window).encode() for s in windows)]
+        args = [str(arg).encode() for arg in script_args(windows, cost, peek=peek)]
         body = b"".join([_bulk(b"%d" % n), *map(_bulk, keys), *map(_bulk, args)])
+        parts = 3 + n + len(args)  # EVALSHA, sha, numkeys, keys, args
         plan = _Plan(
             windows=tuple(windows),
             cost=cost,
             peek=peek,
-            request=b"*%d\r\n%s%s" % (5 + 2 * n, self._evalsha, body),
+            request=b"*%d\r\n%s%s" % (parts, self._evalsha, body),
             body=body,
+            parts=parts,
             heads=_heads(windows),
             policies=_policies(windows),
         )
@@ -189,7 +192,7 @@ class RedisEngine:
 
 
 def parse_reply(reply: bytes | str, windows: list[ScopedWindow], cost: int) -> Decision:
-    """Parse limiter.lua's flat "now_ms,(allowed,remaining,reset_ms,retry_ms)*" reply."""
+    """Parse limiter.lua's flat "seconds,microseconds,(remaining,reset_ms,retry_ms)*" reply."""
     return _decision(reply, _heads(windows), _policies(windows), cost)
 
 
@@ -208,25 +211,24 @@ def _decision(
     reply: bytes | str, heads: tuple[tuple[str, str, str, int, int], ...], policies: tuple[str, ...], cost: int
 ) -> Decision:
     # Runs right after the thread wakes from the socket read, on cold CPU caches, where every
-    # bytecode costs several times what a warm microbenchmark says: the fixed fields come
-    # prebuilt and the tuples are made with tuple.__new__ (no NamedTuple __new__ frame).
-    fields: list[bytes] | list[str]
-    one: bytes | str
-    if isinstance(reply, bytes):
-        fields, one = reply.split(b","), b"1"
-    else:
-        fields, one = reply.split(","), "1"
-    if len(fields) != 1 + _FIELDS_PER_WINDOW * len(heads):
-        raise ValueError(f"unexpected limiter reply of {len(fields)} fields for {len(heads)} windows")
+    # bytecode costs several times what a warm microbenchmark says: every field becomes an int in
+    # one C-level pass, the fixed fields come prebuilt and the tuples are made with tuple.__new__
+    # (no NamedTuple __new__ frame).
+    values = [*map(int, reply.split(b",") if isinstance(reply, bytes) else reply.split(","))]
+    if len(values) != 2 + _FIELDS_PER_WINDOW * len(heads):
+        raise ValueError(f"unexpected limiter reply of {len(values)} fields for {len(heads)} windows")
     results = []
     all_allowed = True
-    i = 1
+    i = 2
     for head in heads:
-        allowed = fields[i] == one
+        retry = values[i + 2]
+        # A window admits exactly when it has no wait (limiter.lua: a denied one has one, or -1).
+        allowed = retry == 0
         if not allowed:
             all_allowed = False
-        results.append(_new(WindowResult, (*head, allowed, int(fields[i + 1]), int(fields[i + 2]), int(fields[i + 3]))))
+        results.append(_new(WindowResult, (*head, allowed, values[i], values[i + 1], retry)))
         i += _FIELDS_PER_WINDOW
     # Decision's fields in order: allowed, windows, cost, now_ms, degraded, blocked,
-    # block_retry_after, policies.
-    return _new(Decision, (all_allowed, results, cost, int(fields[0]), False, False, 0, policies))
+    # block_retry_after, policies. Redis TIME comes as seconds and microseconds.
+    now_ms = values[0] * 1000 + values[1] // 1000
+    return _new(Decision, (all_allowed, results, cost, now_ms, False, False, 0, policies))
