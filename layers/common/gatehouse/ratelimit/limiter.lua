@@ -27,10 +27,9 @@
 -- Speed (measured with INFO commandstats, docs/rate-limits.md#what-a-check-costs-redis): past the
 -- redis.call()s, the script's cost is allocation and number <-> string conversion, far more than
 -- arithmetic. So no table is built per check (each window's numbers stay in the locals of its
--- own call of decide); a number sent to redis.call goes as a number (Redis prints a whole one
--- with its own integer routine); every other number goes through string.format's "%d" (an
--- integer printf; tostring and concatenation use "%.14g", slower still); a peek or a denied
--- check formats no state; and a charge that keeps the deadline overwrites in place with SETRANGE.
+-- own call of decide), every number goes through string.format's "%d" (an integer printf;
+-- tostring and concatenation use "%.14g", two to three times slower), a peek or a denied check
+-- formats no state, and a charge that keeps the deadline overwrites in place with SETRANGE.
 
 local t = redis.call('TIME')
 local stored = redis.call('MGET', unpack(KEYS))
@@ -87,9 +86,8 @@ local function decide(i, allowed, now, cost, charge, n)
   if gcra then
     local at = tat
     if charged then
-      -- A number: redis.call renders a whole one as an integer itself, far cheaper than
-      -- string.format.
-      at, value = new_tat, new_tat
+      at = new_tat
+      value = string.format('%d', new_tat)
       -- Expires at the end of the period holding the TAT: never before the TAT (after which the
       -- state is empty anyway), and unchanged while the TAT stays in that period.
       deadline = (floor(new_tat / period) + 1) * period
@@ -130,10 +128,9 @@ local function decide(i, allowed, now, cost, charge, n)
   if charged then
     if deadline then
       redis.call('SET', KEYS[i], value, 'PXAT', deadline / 1000)
-    elseif (gcra and value >= 10 ^ (#s - 1)) or (not gcra and #value >= #s) then
-      -- The deadline stays, so the TTL must. A charge only grows the TAT or the bucket's count,
-      -- so the new value is never shorter than the one stored (checked: a TAT of at least
-      -- 10^(#s-1) has at least #s digits): SETRANGE at 0 replaces it whole and keeps the TTL,
+    elseif #value >= #s then
+      -- The deadline stays, so the TTL must: a charge only grows the TAT or the bucket's count,
+      -- so the new value is never shorter and SETRANGE at 0 replaces it whole, keeping the TTL,
       -- for less than SET ... KEEPTTL costs.
       redis.call('SETRANGE', KEYS[i], '0', value)
     else
