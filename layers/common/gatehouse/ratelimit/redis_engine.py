@@ -91,6 +91,8 @@ def _same_windows(planned: tuple[ScopedWindow, ...], windows: list[ScopedWindow]
     if len(planned) != len(windows):
         return False
     for plan, scoped in zip(planned, windows, strict=True):
+        if scoped is plan:  # RateLimiter hands the same scoped windows back for a policy set
+            continue
         # The same window objects under the same policy, kept in the same owner's slot.
         if (
             scoped.window is not plan.window
