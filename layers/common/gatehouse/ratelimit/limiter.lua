@@ -3,10 +3,9 @@
 -- KEYS[i]   state of window i; every key of a check shares one {subject} hash tag.
 -- ARGV[1]   "c" check: charge every window when every window admits; "p" peek: never charge.
 -- ARGV[2]   cost, an integer >= 0.
--- ARGV[4i-1 .. 4i+2]  window i as four arguments: algorithm "g" (GCRA) or "s" (sliding-window
---           counter), limit, period in us, burst ("0" for the sliding counter, which has none).
---           Plain numbers, not one packed string: string.match per window cost more than the
---           Lua arithmetic of the whole check.
+-- ARGV[2+i] window i as "<algorithm>,<limit>,<period us>,<burst>": algorithm "g" (GCRA) or
+--           "s" (sliding-window counter; burst unused). One packed argument, not four: Redis
+--           builds ARGV afresh for every call, and a longer one costs more than string.match.
 -- Reply     one status reply "seconds,microseconds" (Redis TIME as it came) then
 --           ",remaining,reset_after_ms,retry_after_ms" per window: a flat string parses far
 --           faster than a RESP array in redis-py, and a status reply ("+...") is one line to read
@@ -40,16 +39,16 @@ local stored = redis.call('MGET', unpack(KEYS))
 -- reply. Returns that verdict and the reply of windows i..n.
 local function decide(i, allowed, now, cost, charge, n)
   local floor, ceil = math.floor, math.ceil
-  local a = 4 * i - 1
-  local limit, period = ARGV[a + 1] + 0, ARGV[a + 2] + 0
+  local algorithm, limit, period, burst = string.match(ARGV[2 + i], '^(%a),(%d+),(%d+),(%d+)$')
+  limit, period = limit + 0, period + 0
   local s = stored[i]
-  local gcra = ARGV[a] == 'g'
+  local gcra = algorithm == 'g'
   local ok, interval, tolerance, old, tat, new_tat, wait, idx, left, cur, prev, b, used
   if gcra then
     -- GCRA: TAT is the theoretical arrival time; a request fits while TAT - now <= burst * T.
     -- A whole-microsecond T rounds the rate down by < 1 us per request: never over-admits.
     interval = ceil(period / limit)
-    tolerance = interval * ARGV[a + 3]
+    tolerance = interval * burst
     old = tonumber(s)
     tat = old or 0
     if tat < now then tat = now end

@@ -44,15 +44,15 @@ def limiter_script() -> tuple[str, str]:
     return source, hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
-def window_args(window: Window) -> tuple[str, int, int, int]:
-    """A window as limiter.lua's four arguments: algorithm code, limit, period in µs, burst."""
+def window_arg(window: Window) -> str:
+    """A window as limiter.lua's packed "<alg>,<limit>,<period us>,<burst>" argument."""
     burst = window.effective_burst if window.algorithm == "gcra" else 0
-    return _ALGORITHM_CODE[window.algorithm], window.limit, window.period_seconds * 1_000_000, burst
+    return f"{_ALGORITHM_CODE[window.algorithm]},{window.limit},{window.period_seconds * 1_000_000},{burst}"
 
 
 def script_args(windows: list[ScopedWindow], cost: int, *, peek: bool) -> list[str | int]:
-    """ARGV for limiter.lua: mode, cost, then four arguments per window."""
-    return ["p" if peek else "c", cost, *(arg for s in windows for arg in window_args(s.window))]
+    """ARGV for limiter.lua: mode, cost, then one packed window argument per window."""
+    return ["p" if peek else "c", cost, *(window_arg(s.window) for s in windows)]
 
 
 def _bulk(data: bytes) -> bytes:
