@@ -39,14 +39,14 @@ def test_request_is_what_redis_py_would_send(subject, cost, peek):
     custom = scoped_windows([Policy(name="starter", windows=(Window(name="hour", limit=7, period_seconds=60),))])
     # Alternating policy sets for one subject must never reuse a stale plan.
     for windows in (first, first, second, custom, first):
-        sent = capture(engine, b"1" + b",1,5,10,0" * len(windows))
+        sent = capture(engine, b"1,0" + b",5,10,0" * len(windows))
         engine.evaluate(subject, windows, cost, peek=peek)
         assert sent == [redis_py_packing(engine, subject, windows, cost, peek)]
 
 
 def test_reply_parses_into_the_decision_a_plain_constructor_builds():
     windows = scoped_windows([DEFAULT_POLICIES["starter"], DEFAULT_POLICIES["credentials"]])
-    reply = "1700000000123,1,999,3600000,0,0,0,1000,250,1,4,900000,0"
+    reply = "1700000000,123456,999,3600000,0,0,1000,250,4,900000,0"
     expected = Decision(
         allowed=False,
         windows=[
@@ -65,13 +65,15 @@ def test_reply_parses_into_the_decision_a_plain_constructor_builds():
         assert decision.binding.name == "second" and decision.retry_after == 1
     with pytest.raises(ValueError):
         parse_reply(b"1,1,2", windows, 1)
+    with pytest.raises(ValueError):
+        parse_reply(b"1,0,1,x,0,1,2,0", scoped_windows([DEFAULT_POLICIES["free"]]), 1)
 
 
 def test_cost_and_mode_changes_rebuild_the_request():
     engine = RedisEngine(redis.Redis())
     windows = scoped_windows([DEFAULT_POLICIES["starter"]])
     for cost, peek in [(1, False), (1, True), (3, False), (1, False), (1, False)]:
-        sent = capture(engine, b"1" + b",1,5,10,0" * len(windows))
+        sent = capture(engine, b"1,0" + b",5,10,0" * len(windows))
         engine.evaluate("s", windows, cost, peek=peek)
         assert sent == [redis_py_packing(engine, "s", windows, cost, peek)]
 

@@ -26,7 +26,7 @@ from gatehouse.ratelimit.keys import keys_for
 from gatehouse.ratelimit.policies import Window
 
 _ALGORITHM_CODE = {"gcra": "g", "sliding": "s"}
-_FIELDS_PER_WINDOW = 4
+_FIELDS_PER_WINDOW = 3
 _new = tuple.__new__
 # Bound of the per-engine plan cache; a full cache is simply dropped (cheaper than an LRU's
 # bookkeeping on every call, and a miss only costs encoding one request).
@@ -82,6 +82,7 @@ class _Plan(NamedTuple):
     peek: bool
     request: bytes  # the whole EVALSHA request, RESP-encoded
     body: bytes  # the request after the script's name: numkeys, keys, args (for EVAL)
+    parts: int  # how many bulk strings the request has
     heads: tuple[tuple[str, str, str, int, int], ...]  # each WindowResult's fixed fields
     policies: tuple[str, ...]
 
@@ -90,6 +91,8 @@ def _same_windows(planned: tuple[ScopedWindow, ...], windows: list[ScopedWindow]
     if len(planned) != len(windows):
         return False
     for plan, scoped in zip(planned, windows, strict=True):
+        if scoped is plan:  # RateLimiter hands the same scoped windows back for a policy set
+            continue
         # The same window objects under the same policy, kept in the same owner's slot.
         if (
             scoped.window is not plan.window
@@ -143,20 +146,22 @@ class RedisEngine:
             reply = self._call(pool, plan.request)
         except NoScriptError:
             # After a SCRIPT FLUSH or failover: EVAL both answers and caches the script again.
-            reply = self._call(pool, b"*%d\r\n%s%s" % (5 + 2 * len(windows), self._eval, plan.body))
+            reply = self._call(pool, b"*%d\r\n%s%s" % (plan.parts, self._eval, plan.body))
         return _decision(reply, plan.heads, plan.policies, cost)
 
     def _plan(self, subject: str, windows: list[ScopedWindow], cost: int, peek: bool) -> _Plan:
         n = len(windows)
         keys = [k.encode(*self._encoding) for k in keys_for(subject, windows)]
-        args = [b"p" if peek else b"c", b"%d" % cost, *(window_arg(s.window).encode() for s in windows)]
+        args = [str(arg).encode() for arg in script_args(windows, cost, peek=peek)]
         body = b"".join([_bulk(b"%d" % n), *map(_bulk, keys), *map(_bulk, args)])
+        parts = 3 + n + len(args)  # EVALSHA, sha, numkeys, keys, args
         plan = _Plan(
             windows=tuple(windows),
             cost=cost,
             peek=peek,
-            request=b"*%d\r\n%s%s" % (5 + 2 * n, self._evalsha, body),
+            request=b"*%d\r\n%s%s" % (parts, self._evalsha, body),
             body=body,
+            parts=parts,
             heads=_heads(windows),
             policies=_policies(windows),
         )
@@ -189,7 +194,7 @@ class RedisEngine:
 
 
 def parse_reply(reply: bytes | str, windows: list[ScopedWindow], cost: int) -> Decision:
-    """Parse limiter.lua's flat "now_ms,(allowed,remaining,reset_ms,retry_ms)*" reply."""
+    """Parse limiter.lua's flat "seconds,microseconds,(remaining,reset_ms,retry_ms)*" reply."""
     return _decision(reply, _heads(windows), _policies(windows), cost)
 
 
@@ -208,25 +213,24 @@ def _decision(
     reply: bytes | str, heads: tuple[tuple[str, str, str, int, int], ...], policies: tuple[str, ...], cost: int
 ) -> Decision:
     # Runs right after the thread wakes from the socket read, on cold CPU caches, where every
-    # bytecode costs several times what a warm microbenchmark says: the fixed fields come
-    # prebuilt and the tuples are made with tuple.__new__ (no NamedTuple __new__ frame).
-    fields: list[bytes] | list[str]
-    one: bytes | str
-    if isinstance(reply, bytes):
-        fields, one = reply.split(b","), b"1"
-    else:
-        fields, one = reply.split(","), "1"
-    if len(fields) != 1 + _FIELDS_PER_WINDOW * len(heads):
-        raise ValueError(f"unexpected limiter reply of {len(fields)} fields for {len(heads)} windows")
+    # bytecode costs several times what a warm microbenchmark says: every field becomes an int in
+    # one C-level pass, the fixed fields come prebuilt and the tuples are made with tuple.__new__
+    # (no NamedTuple __new__ frame).
+    values = [*map(int, reply.split(b",") if isinstance(reply, bytes) else reply.split(","))]
+    if len(values) != 2 + _FIELDS_PER_WINDOW * len(heads):
+        raise ValueError(f"unexpected limiter reply of {len(values)} fields for {len(heads)} windows")
     results = []
     all_allowed = True
-    i = 1
+    i = 2
     for head in heads:
-        allowed = fields[i] == one
+        retry = values[i + 2]
+        # A window admits exactly when it has no wait (limiter.lua: a denied one has one, or -1).
+        allowed = retry == 0
         if not allowed:
             all_allowed = False
-        results.append(_new(WindowResult, (*head, allowed, int(fields[i + 1]), int(fields[i + 2]), int(fields[i + 3]))))
+        results.append(_new(WindowResult, (*head, allowed, values[i], values[i + 1], retry)))
         i += _FIELDS_PER_WINDOW
     # Decision's fields in order: allowed, windows, cost, now_ms, degraded, blocked,
-    # block_retry_after, policies.
-    return _new(Decision, (all_allowed, results, cost, int(fields[0]), False, False, 0, policies))
+    # block_retry_after, policies. Redis TIME comes as seconds and microseconds.
+    now_ms = values[0] * 1000 + values[1] // 1000
+    return _new(Decision, (all_allowed, results, cost, now_ms, False, False, 0, policies))

@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 # Far above any real request weight; a bigger cost is a caller's mistake, not a request.
 MAX_COST = 1_000_000
+# Policy sets times owners seen by one instance; a principal's owner is part of the key, so this
+# bounds memory, not hits (a miss costs building a few tuples).
+_MAX_CACHED_WINDOW_SETS = 1024
 
 
 class LimiterEngine(Protocol):
@@ -70,6 +73,11 @@ class RateLimiter:
         self._wall_clock = wall_clock
         self.breaker = breaker or LocalBreaker(clock=clock)
         self.fallback = fallback or LocalLimiter(clock=wall_clock)
+        # (owner, id of each policy) -> (those policies, their scoped windows): every request of a
+        # tier builds the same windows from the same (frozen) policy objects, so they are built
+        # once. The entry holds the policies, so no other object can take their ids while it
+        # lives; a full cache is simply dropped.
+        self._windows: dict[tuple[object, ...], tuple[tuple[Policy, ...], list[ScopedWindow]]] = {}
 
     def check(
         self,
@@ -116,13 +124,26 @@ class RateLimiter:
         effective = apply_override(policies, override, self._wall_clock())
         if isinstance(effective, Blocked):
             return self._blocked(policies, effective, cost)
-        windows = scoped_windows(effective, owner)
+        windows = self._scoped_windows(effective, owner)
         decision = self._on_redis(subject, windows, cost, peek=peek)
         if decision is not None:
             return decision
         if any(p.failure_mode == "closed" for p in [*policies, *effective]):
             raise ServiceUnavailableError("Rate limiting is temporarily unavailable.")
         return self.fallback.evaluate(subject, windows, cost, peek=peek)
+
+    def _scoped_windows(self, policies: list[Policy], owner: str | None) -> list[ScopedWindow]:
+        """scoped_windows(policies, owner), built once per policy set and owner (callers never
+        change the list)."""
+        key = (owner, *map(id, policies))
+        cached = self._windows.get(key)
+        if cached is not None:
+            return cached[1]
+        windows = scoped_windows(policies, owner)
+        if len(self._windows) >= _MAX_CACHED_WINDOW_SETS:
+            self._windows.clear()
+        self._windows[key] = (tuple(policies), windows)
+        return windows
 
     def _on_redis(self, subject: str, windows: list[ScopedWindow], cost: int, *, peek: bool) -> Decision | None:
         """The Redis decision, or None when Redis is unavailable (failed now, or breaker open)."""

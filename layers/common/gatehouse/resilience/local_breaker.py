@@ -52,6 +52,10 @@ class LocalBreaker:
 
     def acquire(self) -> bool:
         """Whether this caller may call Redis now (closed, or the one half-open probe)."""
+        # Closed needs no lock (one attribute read): the same answer as a caller that took the
+        # lock just before another opened the breaker. Every other state decides under it.
+        if self._state is BreakerState.CLOSED:
+            return True
         with self._lock:
             if self._state is BreakerState.CLOSED:
                 return True
@@ -62,6 +66,10 @@ class LocalBreaker:
             return True
 
     def record_success(self) -> None:
+        # Nothing to reset (the common case): no lock, as if this success came just before any
+        # failure being recorded now. A probe in flight or a count to reset takes the lock.
+        if self._state is BreakerState.CLOSED and not self._failures and not self._probe_in_flight:
+            return
         with self._lock:
             self._state = BreakerState.CLOSED
             self._failures = 0
