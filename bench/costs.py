@@ -32,6 +32,7 @@ import botocore.client
 import jwt as pyjwt
 import redis.connection
 
+from bench.measure import QUIET
 from bench.table import Table
 from local.bootstrap import bootstrap
 from local.stack import LocalStack
@@ -173,6 +174,7 @@ def run(redis_url: str, n: int) -> list[Table]:
         bootstrap=bootstrap,
         external_redis_url=redis_url,
         extra_env={"HEALTH_CACHE_SECONDS": "0"},
+        parameter_overrides=QUIET,
     )
     stack.start()
     rows: list[list[object]] = []

@@ -41,6 +41,7 @@ import redis.connection
 import requests
 from botocore.client import BaseClient
 
+from bench.measure import QUIET
 from bench.table import Table
 from gatehouse.auth import runtime as auth_runtime
 from gatehouse.health.runtime import readiness_cache
@@ -184,7 +185,9 @@ def _fmt_ops(ops: Counter[str], repeats: int) -> str:
 def run(redis_url: str, n: int) -> list[Table]:
     del n  # counts, not timings: a fixed number of requests
     started = time.perf_counter()
-    stack = LocalStack(ROOT / "template.yaml", bootstrap=bootstrap, external_redis_url=redis_url)
+    stack = LocalStack(
+        ROOT / "template.yaml", bootstrap=bootstrap, external_redis_url=redis_url, parameter_overrides=QUIET
+    )
     stack.start()
     try:
         return _run(stack, started)

@@ -72,3 +72,8 @@ def compare(cases: dict[str, Callable[[], object]], n: int, chunk: int = 50, war
             )
         )
     return samples
+
+
+# The template's LogLevel for a bench's stack: the functions run in this process, and a request log
+# line per call would bury the tables.
+QUIET = {"LogLevel": "WARNING"}

@@ -28,6 +28,7 @@ from typing import Any
 
 from botocore.client import BaseClient
 
+from bench.measure import QUIET
 from bench.table import Table
 from local.stack import LocalStack
 
@@ -79,6 +80,7 @@ def run(redis_url: str, n: int) -> list[Table]:
         ROOT / "template.yaml",
         external_redis_url=redis_url,
         extra_env={"GATEHOUSE_LOCAL_SCHEDULER_POLL_SECONDS": "0.2"},
+        parameter_overrides=QUIET,
     )
     stack.start()
     try:

@@ -21,7 +21,7 @@ from typing import Any
 from botocore.client import BaseClient
 from standardwebhooks.webhooks import Webhook
 
-from bench.measure import compare
+from bench.measure import QUIET, compare
 from bench.table import Table
 from gatehouse.webhooks.schemes import SCHEMES
 from gatehouse.webhooks.schemes.common import Request
@@ -96,7 +96,9 @@ def _verification(n: int) -> Table:
 
 
 def _intake(redis_url: str, n: int) -> list[Table]:
-    stack = LocalStack(ROOT / "template.yaml", bootstrap=bootstrap, external_redis_url=redis_url)
+    stack = LocalStack(
+        ROOT / "template.yaml", bootstrap=bootstrap, external_redis_url=redis_url, parameter_overrides=QUIET
+    )
     stack.start()
     try:
         from gatehouse.webhooks.intake import Delivery

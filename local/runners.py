@@ -159,7 +159,13 @@ class SchedulerRunner(_Runner):
                     continue
                 raise
             for summary in summaries:
-                self._consider(group, summary, now)
+                try:
+                    self._consider(group, summary, now)
+                except ClientError as exc:
+                    # Deleted since the list (a fired one-time schedule deletes itself): nothing to
+                    # do, and the rest of this pass still runs.
+                    if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                        raise
 
     def _consider(self, group: str, summary: dict[str, Any], now: datetime) -> None:
         name = summary["Name"]
