@@ -67,6 +67,8 @@ def test_the_layer_is_python_and_nothing_else(built):
     assert sorted(p.name for p in LAYER.iterdir()) == ["python"]
     assert (LAYER / "python" / "gatehouse" / "__init__.py").is_file()
     assert (LAYER / "python" / "gatehouse" / "ratelimit" / "limiter.lua").is_file()
+    # The docs function serves the generated document from the layer (gatehouse/routes/docs.py).
+    assert (LAYER / "python" / "gatehouse" / "routes" / "openapi.json").is_file()
     assert not list(LAYER.rglob("__pycache__"))
 
 

@@ -12,8 +12,6 @@ from gatehouse.health.probes import (
 )
 from gatehouse.health.records import Status
 from gatehouse.health.service import ReadinessCache
-from gatehouse.ratelimit.runtime import policy_registry
-from gatehouse.resilience.runtime import breakers_service
 from gatehouse.settings import Settings
 from gatehouse.wiring import provided
 
@@ -26,11 +24,17 @@ def readiness_cache() -> ReadinessCache:
 
 def redis_down_status() -> Status:
     """Redis down only degrades the service while every rate-limit policy fails open."""
+    # The rate-limit and resilience areas load with the first readiness check: liveness, the
+    # function's other route, needs neither (docs/metrics.md#cold-start).
+    from gatehouse.ratelimit.runtime import policy_registry
+
     closed = any(p.failure_mode == "closed" for p in policy_registry().policies.values())
     return "fail" if closed else "warn"
 
 
 def readiness_probes(settings: Settings) -> dict[str, Probe]:
+    from gatehouse.resilience.runtime import breakers_service
+
     probes = {
         "dynamodb": dynamodb_probe(settings),
         "redis": redis_probe(settings, status_when_down=redis_down_status()),

@@ -7,6 +7,12 @@ can answer 401/403/429/503 (and 409, 413, 415 where they take a body) and carry 
 headers; the public routes (health, webhook intake) need no credentials. Swagger UI is served
 from the same document, with its assets bundled (no CDN). The fuzz test
 (tests/e2e/test_fuzz_openapi.py) holds every answer to this document.
+
+The docs function serves `openapi.json` beside this module, written by
+`scripts/generate_openapi.py` from `openapi_document()`: generating it means importing every
+area's routes and models, which cost the docs function more than the rest of its cold start
+(docs/metrics.md#cold-start). tests/unit/test_openapi_file.py fails when the file is not what a
+fresh generation gives, so it never drifts from the routers.
 """
 
 from __future__ import annotations
@@ -14,15 +20,19 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aws_lambda_powertools.event_handler as event_handler_package
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
-from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
+from aws_lambda_powertools.event_handler import Response
 
 import gatehouse
 from gatehouse.route_rules import ROUTES
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+# The generated document, shipped in the layer (scripts/generate_openapi.py writes it).
+OPENAPI_FILE = Path(__file__).with_name("openapi.json")
 
 TITLE = "Gatehouse"
 DESCRIPTION = (
@@ -31,14 +41,10 @@ DESCRIPTION = (
     "Protected routes take `Authorization: Bearer <JWT or gk_ API key>`. "
     "`X-RateLimit-Reset` is in epoch seconds."
 )
-SECURITY_SCHEMES = {
-    "bearer": HTTPBearer(
-        description=(
-            "A JWT from a trusted issuer, or a Gatehouse API key (gk_…). An operation's scopes list the one it "
-            "requires (`admin` holds every scope); an empty list means any authenticated caller."
-        )
-    )
-}
+BEARER_DESCRIPTION = (
+    "A JWT from a trusted issuer, or a Gatehouse API key (gk_…). An operation's scopes list the one it "
+    "requires (`admin` holds every scope); an empty list means any authenticated caller."
+)
 _BODY_METHODS = {"post", "put", "patch", "delete"}
 
 _ERROR_ENVELOPE = {
@@ -147,10 +153,10 @@ def _complete(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-@lru_cache(maxsize=1)
 def described_api() -> APIGatewayHttpResolver:
-    """Every area's routes on a resolver of their own, built on the first document asked for:
-    loading them all costs the docs function's cold start more than the rest of it (docs/metrics.md)."""
+    """Every area's routes on a resolver of their own (what the document is generated from)."""
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
     from gatehouse.routes.catalog import all_routers
 
     described = APIGatewayHttpResolver(enable_validation=True)
@@ -160,14 +166,28 @@ def described_api() -> APIGatewayHttpResolver:
 
 
 def openapi_document(app: APIGatewayHttpResolver | None = None) -> str:
+    """Generate the document from `app`'s routers (default: every area's); slow, see the module's doc."""
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
     raw = (app or described_api()).get_openapi_json_schema(
         title=TITLE,
         version=gatehouse.__version__,
         description=DESCRIPTION,
-        security_schemes=SECURITY_SCHEMES,  # type: ignore[arg-type]
+        security_schemes={"bearer": HTTPBearer(description=BEARER_DESCRIPTION)},
         security=[{"bearer": []}],
     )
     return json.dumps(_complete(json.loads(raw)))
+
+
+def openapi_file_text(document: str) -> str:
+    """What OPENAPI_FILE holds for `document`: indented, so a change to the API reads as a diff."""
+    return json.dumps(json.loads(document), indent=2, ensure_ascii=False) + "\n"
+
+
+@lru_cache(maxsize=1)
+def shipped_openapi_document() -> str:
+    """The shipped document, in the compact form `openapi_document()` gives."""
+    return json.dumps(json.loads(OPENAPI_FILE.read_text(encoding="utf-8")))
 
 
 @lru_cache(maxsize=1)
@@ -179,15 +199,17 @@ def _swagger_assets() -> tuple[str, str]:
 
 
 def mount_docs(app: APIGatewayHttpResolver) -> None:
-    """Serve the document of every router, and Swagger UI on it."""
+    """Serve the shipped document of every router, and Swagger UI on it."""
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi_json() -> Response[str]:
-        return Response(status_code=200, content_type="application/json", body=openapi_document())
+        return Response(status_code=200, content_type="application/json", body=shipped_openapi_document())
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> Response[str]:
+        from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
+
         js, css = _swagger_assets()
         # Escaping "</" keeps the inlined JSON from closing the page's <script> element.
-        html = generate_swagger_html(openapi_document().replace("</", "<\\/"), js, css, "", None)
+        html = generate_swagger_html(shipped_openapi_document().replace("</", "<\\/"), js, css, "", None)
         return Response(status_code=200, content_type="text/html", body=html)

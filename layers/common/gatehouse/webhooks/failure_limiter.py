@@ -11,18 +11,25 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from gatehouse.ratelimit.decision import Decision
-from gatehouse.ratelimit.policies import Policy, Window
 from gatehouse.ttl_cache import MISSING, TtlCache
+
+if TYPE_CHECKING:
+    from gatehouse.ratelimit.decision import Decision
+    from gatehouse.ratelimit.policies import Policy
+
+    Check = Callable[[str, list[Policy]], Decision]
 
 # The pair's subject in the limiter: a namespace no principal or check-API subject can take.
 SUBJECT_PREFIX = "webhook:"
 
-Check = Callable[[str, list[Policy]], Decision]
-
 
 def failure_policy(limit: int, period_seconds: int) -> Policy:
+    # The rate-limit policies (pydantic models) load with the first failure: a genuine delivery
+    # never needs them (docs/metrics.md#cold-start).
+    from gatehouse.ratelimit.policies import Policy, Window
+
     return Policy(
         name="webhook-failures",
         kind="group",
@@ -31,7 +38,8 @@ def failure_policy(limit: int, period_seconds: int) -> Policy:
 
 
 class RateLimitedFailures:
-    def __init__(self, check: Check, policy: Policy, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, check: Check, policy: Callable[[], Policy], clock: Callable[[], float] = time.monotonic) -> None:
+        # `policy` gives the failures' policy when the first failure is charged.
         self._check = check
         self._policy = policy
         self._clock = clock
@@ -50,7 +58,7 @@ class RateLimitedFailures:
 
     def record_failure(self, source: str, client_ip: str) -> int | None:
         subject = self.subject(source, client_ip)
-        decision = self._check(subject, [self._policy])
+        decision = self._check(subject, [self._policy()])
         if decision.allowed:
             return None
         wait = max(1, decision.retry_after or 1)

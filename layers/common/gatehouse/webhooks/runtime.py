@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from gatehouse.clients.aws import aws_client
 from gatehouse.clients.dynamo import dynamodb_client, table_name
-from gatehouse.ratelimit.decision import Decision
-from gatehouse.ratelimit.policies import Policy
 from gatehouse.settings import get_settings
 from gatehouse.webhooks.catalog import SourceCatalog
 from gatehouse.webhooks.dynamo import DynamoEventStore, DynamoSourceStore
@@ -19,6 +19,10 @@ from gatehouse.webhooks.records import EngagementSink
 from gatehouse.webhooks.source_service import WebhookSourcesService
 from gatehouse.webhooks.sqs_retry import SqsRetryScheduler
 from gatehouse.wiring import provided
+
+if TYPE_CHECKING:
+    from gatehouse.ratelimit.decision import Decision
+    from gatehouse.ratelimit.policies import Policy
 
 
 def _retention_seconds() -> int:
@@ -53,11 +57,15 @@ def _charge_failure(subject: str, policies: list[Policy]) -> Decision:
 
 
 @provided
-def webhook_intake() -> WebhookIntake:
+def webhook_failure_policy() -> Policy:
+    """What failed verifications per (source, client IP) may reach, built with the first failure."""
     settings = get_settings()
-    failures = RateLimitedFailures(
-        _charge_failure, failure_policy(settings.webhook_failure_limit, settings.webhook_failure_window_seconds)
-    )
+    return failure_policy(settings.webhook_failure_limit, settings.webhook_failure_window_seconds)
+
+
+@provided
+def webhook_intake() -> WebhookIntake:
+    failures = RateLimitedFailures(_charge_failure, webhook_failure_policy)
     return WebhookIntake(
         source_catalog(),
         DynamoEventStore(dynamodb_client(), table_name()),

@@ -1,0 +1,84 @@
+"""What a function's import leaves for later (docs/metrics.md#cold-start), checked without a clock.
+
+Each case imports one function's `app` in a fresh interpreter, the way Lambda loads it, and
+looks at what it loaded: a timed assertion would fail on a busy machine, these do not.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HTTP_FUNCTIONS = sorted(
+    p.parent.name for p in ROOT.glob("functions/*/app.py") if "gatehouse.api" in p.read_text(encoding="utf-8")
+)
+# Built at import on purpose: the settings every first request reads, and the rate-limit policies
+# the guards build their defaults from (gatehouse/ratelimit/policies.py).
+BUILT_AT_IMPORT = {
+    "gatehouse.settings.Settings",
+    "gatehouse.ratelimit.policies.Policy",
+    "gatehouse.ratelimit.policies.Window",
+}
+
+_PROBE = """
+import json, sys
+import pydantic
+import app
+
+def subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from subclasses(sub)
+
+built = sorted(
+    {f"{c.__module__}.{c.__qualname__}" for c in subclasses(pydantic.BaseModel)
+     if c.__module__.startswith("gatehouse") and c.__pydantic_complete__}
+)
+print(json.dumps({"modules": sorted(sys.modules), "built": built}))
+"""
+
+
+def _import_function(name: str) -> dict[str, list[str]]:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "layers" / "common"), "AWS_DEFAULT_REGION": "us-east-1"}
+    env["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE],
+        cwd=ROOT / "functions" / name,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout)
+
+
+def test_there_are_http_functions():
+    assert {"campaigns", "docs", "health", "keys"} <= set(HTTP_FUNCTIONS)
+
+
+@pytest.mark.parametrize("name", HTTP_FUNCTIONS)
+def test_no_request_or_answer_model_is_built_at_import(name):
+    # Given defer_build on every API model (gatehouse/models.py), a model's validator is built by
+    # the first request that uses it, so a function pays only for the models of the route it serves.
+    built = set(_import_function(name)["built"])
+    assert built <= BUILT_AT_IMPORT, f"built at import: {sorted(built - BUILT_AT_IMPORT)}"
+
+
+def test_the_docs_function_reads_the_document_instead_of_importing_the_areas():
+    modules = set(_import_function("docs")["modules"])
+    assert "aws_lambda_powertools.event_handler.openapi.models" not in modules
+    assert not {m for m in modules if m.startswith(("gatehouse.routes.", "gatehouse.settings"))} - {
+        "gatehouse.routes.docs"
+    }
+
+
+def test_liveness_loads_neither_the_rate_limiter_nor_the_breakers():
+    modules = set(_import_function("health")["modules"])
+    assert not {m for m in modules if m.startswith(("gatehouse.ratelimit", "gatehouse.resilience.runtime"))}
+    assert "redis" not in modules
