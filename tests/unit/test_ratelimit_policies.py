@@ -23,6 +23,18 @@ def test_defaults_follow_the_spec():
     assert [(w.limit, w.period_seconds) for w in credentials.windows] == [(5, 900)]
 
 
+@pytest.mark.parametrize("name", sorted(DEFAULT_POLICIES))
+def test_each_default_built_without_validation_equals_its_validated_copy(name):
+    # The defaults are model_construct()ed (no validator built at import): they must be exactly
+    # what validation would have made of them, down to every field set and the hash.
+    default = DEFAULT_POLICIES[name]
+    validated = Policy.model_validate(default.model_dump())
+    assert validated == default and hash(validated) == hash(default)
+    assert default.model_dump_json() == validated.model_dump_json()
+    for window, twin in zip(default.windows, validated.windows, strict=True):
+        assert type(window) is Window and window == twin and window.effective_burst == twin.effective_burst
+
+
 def test_tier_plus_route_group():
     registry = PolicyRegistry()
     assert [p.name for p in registry.policies_for("starter", "POST /v1/keys")] == ["starter", "credentials"]

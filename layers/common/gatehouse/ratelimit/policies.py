@@ -109,14 +109,18 @@ class Policy(_FrozenModel):
     charged_to: Literal["subject", "owner"] = "subject"
 
 
+# The defaults are constants built without validation (model_construct): validating them would
+# build the Window and Policy validators at import, a cost every protected function's cold start
+# paid for models most first requests never validate. A unit test holds each default equal to
+# its validated copy (tests/unit/test_ratelimit_policies.py).
 def _tier(name: str, per_hour: int, per_second: int) -> Policy:
     # Hour windows are quotas (sliding counter: close to "N in any hour"); second windows
     # smooth bursts (GCRA: N at once, then one every 1/N s).
-    return Policy(
+    return Policy.model_construct(
         name=name,
         windows=(
-            Window(name="hour", limit=per_hour, period_seconds=3600, algorithm="sliding"),
-            Window(name="second", limit=per_second, period_seconds=1, algorithm="gcra"),
+            Window.model_construct(name="hour", limit=per_hour, period_seconds=3600, algorithm="sliding"),
+            Window.model_construct(name="second", limit=per_second, period_seconds=1, algorithm="gcra"),
         ),
     )
 
@@ -128,12 +132,12 @@ DEFAULT_POLICIES: dict[str, Policy] = {
         _tier("starter", 1_000, 20),
         _tier("professional", 10_000, 100),
         _tier("enterprise", 100_000, 500),
-        Policy(
+        Policy.model_construct(
             name="credentials",
             kind="group",
             # A key a principal mints must not bring a fresh budget with it.
             charged_to="owner",
-            windows=(Window(name="credentials", limit=5, period_seconds=900, algorithm="sliding"),),
+            windows=(Window.model_construct(name="credentials", limit=5, period_seconds=900, algorithm="sliding"),),
         ),
     )
 }
