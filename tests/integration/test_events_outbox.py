@@ -45,7 +45,10 @@ def an_event(**detail: Any) -> LifecycleEvent:
 def outbox(local_stack) -> Any:
     from gatehouse.clients.dynamo import dynamodb_client, table_name
     from gatehouse.events.dynamo import DynamoOutbox
+    from gatehouse.wiring import reset
 
+    local_stack.activate()  # the stack's endpoints, whatever a test before this one left wired
+    reset()
     return DynamoOutbox(dynamodb_client(), table_name())
 
 
