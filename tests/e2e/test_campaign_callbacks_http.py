@@ -5,11 +5,13 @@ OUTBOUND_ALLOWED_NETWORKS) gets its `callbackSecret` once; its lifecycle events 
 bus through the callback queue to the CallbacksFunction, which signs each delivery (the receiver
 verifies with the `standardwebhooks` package) and records the outcome on the campaign, once per
 event id. Short backoffs and a quick breaker come from settings (stack_env); nothing here asserts
-a duration.
+a duration. Events forged on the bus (anyone in the account may PutEvents with a `gatehouse.*`
+source) are delivered only as Gatehouse recorded them, or not at all.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -18,8 +20,9 @@ from typing import Any
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from local.resources import client
 from tests.downstream import Downstream, Reply, Seen
-from tests.e2e.campaign_support import Caller, timer_of
+from tests.e2e.campaign_support import BUS, Caller, timer_of
 from tests.e2e.tokens import poll, stack_env
 
 # Quick local settings: no in-client retries, a breaker that opens after three failures and stays
@@ -182,5 +185,117 @@ def test_a_receiver_that_never_recovers_ends_in_callback_failed(local_stack, ali
         # A callback never changes the campaign's status.
         assert view["campaign"]["status"] == "RUNNING"
         assert receiver.verified == []
+    finally:
+        server.stop()
+
+
+# -- forged events on the bus ----------------------------------------------------------------------
+
+
+def forge(stack: Any, detail: dict[str, Any], source: str = "gatehouse.campaigns") -> None:
+    """Publish an event as any principal of the account with events:PutEvents on the bus could."""
+    answer = client("events", stack.aws_endpoint_url).put_events(
+        Entries=[{"EventBusName": BUS, "Source": source, "DetailType": detail["type"], "Detail": json.dumps(detail)}]
+    )
+    assert answer["FailedEntryCount"] == 0, answer
+
+
+def callback_queue_drained(stack: Any) -> bool:
+    """Every message of the callback queue consumed (none waiting, none in flight or delayed for a retry)."""
+    sqs = client("sqs", stack.aws_endpoint_url)
+    url = sqs.get_queue_url(QueueName=stack.template.queues["CallbackQueue"].name)["QueueUrl"]
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    return all(counts.get(name, "0") == "0" for name in names)
+
+
+def test_a_forged_event_gatehouse_never_recorded_is_not_delivered(local_stack, alice):
+    from gatehouse.events.records import event_id_for
+
+    receiver, other_receiver = Receiver(), Receiver()
+    server, other_server = serve(receiver), serve(other_receiver)
+    try:
+        # Given two campaigns with callbacks, one of them started (its events recorded and delivered)
+        campaign = alice.create(callbackUrl=server.url("/hooks"))
+        receiver.webhook = Webhook(campaign["callbackSecret"])
+        other = alice.create(callbackUrl=other_server.url("/hooks"))
+        other_receiver.webhook = Webhook(other["callbackSecret"])
+        start(alice, campaign)
+        poll(lambda: {"campaign.started", "timer.fired"} <= set(receiver.types()), timeout=30)
+        started = next(b for b in receiver.verified if b["type"] == "campaign.started")
+
+        # When someone publishes, with a valid shape and real campaign ids, an event Gatehouse never
+        # emitted (the deterministic id of a completion that has not happened), and a real event's
+        # id in the name of the other campaign
+        completed_id = event_id_for("campaign.completed", campaign["id"])
+        forge(
+            local_stack,
+            {
+                "eventId": completed_id,
+                "type": "campaign.completed",
+                "occurredAt": started["timestamp"],
+                "campaignId": campaign["id"],
+                "status": "COMPLETED",
+                "name": "forged",
+            },
+        )
+        forge(
+            local_stack,
+            {
+                **started["data"],
+                "type": "campaign.started",
+                "occurredAt": started["timestamp"],
+                "campaignId": other["id"],
+            },
+        )
+        cancelled = alice("POST", f"/v1/campaigns/{campaign['id']}/cancel", json={"reason": "forgery test"})
+        assert cancelled.status_code == 200, cancelled.text
+
+        # Then neither is delivered, while the real events still are, each once
+        poll(lambda: "campaign.cancelled" in receiver.types(), timeout=30)
+        poll(lambda: callback_queue_drained(local_stack), timeout=30)
+        assert "campaign.completed" not in receiver.types()
+        assert other_receiver.requests == 0
+        ids = Counter(b["data"]["eventId"] for b in receiver.verified)
+        assert completed_id not in ids and all(n == 1 for n in ids.values()), ids
+        callbacks = lifecycle(alice, campaign["id"])["callbacks"]
+        assert completed_id not in [e["eventId"] for e in callbacks["events"]]
+        assert lifecycle(alice, other["id"])["callbacks"]["events"] == []
+    finally:
+        server.stop()
+        other_server.stop()
+
+
+def test_a_forged_event_reusing_a_real_id_delivers_what_gatehouse_recorded(local_stack, alice):
+    receiver = Receiver()
+    server = serve(receiver)
+    try:
+        # Given a started campaign whose campaign.started was delivered
+        campaign = alice.create(callbackUrl=server.url("/hooks"))
+        receiver.webhook = Webhook(campaign["callbackSecret"])
+        start(alice, campaign)
+        poll(lambda: "campaign.started" in receiver.types(), timeout=30)
+        (real,) = [b for b in receiver.verified if b["type"] == "campaign.started"]
+
+        # When someone publishes that event's id again with other data
+        forge(
+            local_stack,
+            {
+                **real["data"],
+                "type": "campaign.started",
+                "occurredAt": "2020-01-01T00:00:00Z",
+                "status": "CANCELLED",
+                "name": "forged",
+                "extra": "forged",
+            },
+        )
+
+        # Then what reaches the receiver (under the same webhook-id, which it dedupes by) is the event
+        # as Gatehouse recorded it, never the forged data
+        poll(lambda: receiver.types().count("campaign.started") == 2, timeout=30)
+        again = [b for b in receiver.verified if b["type"] == "campaign.started"]
+        assert again == [real, real]
+        assert receiver.forged == 0
+        alice("POST", f"/v1/campaigns/{campaign['id']}/cancel")
     finally:
         server.stop()

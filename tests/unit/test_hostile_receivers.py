@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gatehouse.callbacks.consumer import campaign_event
+from gatehouse.callbacks.consumer import claim_of
 from gatehouse.resilience.retries import parse_retry_after
 
 
@@ -18,4 +18,4 @@ def test_a_retry_after_in_seconds_still_reads():
 
 
 def test_a_deeply_nested_message_is_malformed_not_a_crash():
-    assert campaign_event('{"detail":' + "[" * 100_000 + "]" * 100_000 + "}") is None
+    assert claim_of('{"detail":' + "[" * 100_000 + "]" * 100_000 + "}") is None

@@ -132,7 +132,7 @@ def test_the_authorizer_may_read_a_key_hash_and_nothing_else(recorded):
     assert not _allowed("AuthorizerFunction", ("dynamodb:GetItem", "table", "KEY#key_a"))
 
 
-def test_the_callbacks_function_may_read_a_campaign_and_record_each_outcome_once(recorded):
+def test_the_callbacks_function_may_read_a_campaign_and_its_event_and_record_each_outcome_once(recorded):
     from gatehouse.campaigns.dynamo import DynamoCampaignStore
     from gatehouse.campaigns.records import CALLBACK_DELIVERED, CallbackLogEntry
 
@@ -143,6 +143,10 @@ def test_the_callbacks_function_may_read_a_campaign_and_record_each_outcome_once
     assert store.record_callback("cmp_ABCDEFGH12345678", entry) is True
     # A redelivered message records nothing: the conditional write keyed by the event id refuses it.
     assert store.record_callback("cmp_ABCDEFGH12345678", entry) is False
+    # The event a message names is read back from the outbox, never taken from the bus.
+    from gatehouse.events.dynamo import DynamoOutbox
+
+    assert DynamoOutbox(client, TABLE).recorded("evt-1") is None
     assert _denied("CallbacksFunction", accesses) == []
     accesses.clear()
     assert store.callback_log("cmp_ABCDEFGH12345678") == [entry]

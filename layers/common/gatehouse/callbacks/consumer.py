@@ -2,8 +2,12 @@
 callbackUrl (docs/resilience.md#how-callbacks-are-wired). Standard library only.
 
 The bus rule puts the whole EventBridge event on the queue; its `detail` is the LifecycleEvent's
-body (`eventId`, `type`, `occurredAt`, and for campaigns `campaignId`, for timers `owner`). The
-secret never travels with the message: it is read, sealed, from the campaign at delivery.
+body (`eventId`, `type`, `occurredAt`, and for campaigns `campaignId`, for timers `owner`). Anyone
+in the account allowed to publish on the bus can put such an event there, so the message is only a
+claim: "event <eventId> of campaign <id> happened". The consumer reads the event back from what
+Gatehouse recorded (RecordedEvents, the outbox) and signs and delivers that, never the message's
+detail; an id Gatehouse never recorded, or recorded about another campaign, is dropped. The secret
+never travels with the message: it is read, sealed, from the campaign at delivery.
 """
 
 from __future__ import annotations
@@ -13,16 +17,13 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from gatehouse.callbacks.records import CallbackEvent, DeliveryResult
+from gatehouse.callbacks.records import DeliveryResult, RecordedEvents, callback_event, campaign_of, is_event_id
 from gatehouse.callbacks.service import CallbackDelivery
 from gatehouse.resilience.retries import Deadline
 
 logger = logging.getLogger(__name__)
-
-# What the event carries beside its data: the envelope of the Standard Webhooks payload says these.
-_ENVELOPE = frozenset({"eventId", "type", "occurredAt", "campaignId"})
 
 
 class RetryLater(Exception):
@@ -44,8 +45,16 @@ class CallbackMessage:
     receipt_handle: str
 
 
-def campaign_event(body: str) -> CallbackEvent | None:
-    """The CallbackEvent of a queue message, or None when it is not about a campaign (or malformed)."""
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What a queue message says happened: an event id, about a campaign. Nothing else of it is used."""
+
+    event_id: str
+    campaign_id: str
+
+
+def claim_of(body: str) -> Claim | None:
+    """The claim of a queue message, or None when it is not about a campaign (or malformed)."""
     try:
         envelope = json.loads(body)
     except (ValueError, RecursionError):  # deep nesting is malformed too, not a crash to retry
@@ -53,24 +62,16 @@ def campaign_event(body: str) -> CallbackEvent | None:
     detail = envelope.get("detail") if isinstance(envelope, Mapping) else None
     if not isinstance(detail, Mapping):
         return None
-    campaign_id = detail.get("campaignId")
-    owner = detail.get("owner")
-    if campaign_id is None and isinstance(owner, Mapping) and owner.get("kind") == "campaign":
-        campaign_id = owner.get("id")  # timer.fired / timer.failed of a campaign's timer
-    fields = (detail.get("eventId"), detail.get("type"), detail.get("occurredAt"), campaign_id)
-    if not all(isinstance(v, str) and v for v in fields):
+    event_id, campaign_id = detail.get("eventId"), campaign_of(detail)
+    if campaign_id is None or not is_event_id(event_id):
         return None
-    event_id, event_type, occurred_at, cid = (str(v) for v in fields)
-    data: dict[str, Any] = {k: v for k, v in detail.items() if k not in _ENVELOPE}
-    try:
-        return CallbackEvent(event_id, event_type, cid, occurred_at, data)
-    except ValueError:
-        return None
+    return Claim(str(event_id), campaign_id)
 
 
 class CallbackConsumer:
     def __init__(
         self,
+        records: RecordedEvents,
         target: CallbackTarget,
         delivery: CallbackDelivery,
         retries: RetryScheduler,
@@ -79,6 +80,7 @@ class CallbackConsumer:
         max_seconds: int = 900,
         rng: random.Random | None = None,
     ) -> None:
+        self._records = records
         self._target = target
         self._delivery = delivery
         self._retries = retries
@@ -87,10 +89,23 @@ class CallbackConsumer:
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not a secret)
 
     def handle(self, message: CallbackMessage, deadline: Deadline) -> DeliveryResult | None:
-        """Deliver the message's event; raises RetryLater (after delaying the message) for `retry`."""
-        event = campaign_event(message.body)
-        if event is None:
+        """Deliver the recorded event the message names; raises RetryLater (after delaying the message) for `retry`."""
+        claim = claim_of(message.body)
+        if claim is None:
             logger.warning("callback message dropped: not a campaign's lifecycle event")
+            return None
+        recorded = self._records.recorded(claim.event_id)  # a store error raises: the message comes back
+        event = callback_event(recorded) if recorded is not None else None
+        if event is None or event.campaign_id != claim.campaign_id:
+            # Forged on the bus (or forgotten after the outbox's retention): never signed, never retried.
+            logger.warning(
+                "callback message dropped: not an event Gatehouse recorded about that campaign",
+                extra={
+                    "eventId": claim.event_id,
+                    "campaignId": claim.campaign_id[:64],
+                    "recorded": recorded is not None,
+                },
+            )
             return None
         target = self._target(event.campaign_id)
         if target is None:

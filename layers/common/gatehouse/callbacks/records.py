@@ -1,5 +1,6 @@
 """Callbacks as records: the event a receiver gets, the per-campaign secret, the outcome of a delivery,
-and the port that records outcomes on the campaign. Standard library only (docs/resilience.md#callbacks).
+the port that records outcomes on the campaign, and the port that reads back what Gatehouse emitted.
+Standard library only (docs/resilience.md#callbacks).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol
 
+from gatehouse.events.records import LifecycleEvent
+
 logger = logging.getLogger(__name__)
 
 SECRET_PREFIX: Final = "whsec_"  # noqa: S105 (a prefix, not a secret)
@@ -23,6 +26,8 @@ MIN_SECRET_BYTES: Final = 24
 MAX_SECRET_BYTES: Final = 64
 # webhook-id goes into a header and into the signed content: no separators, no controls.
 _EVENT_ID: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+# What the event carries beside its data: the envelope of the Standard Webhooks payload says these.
+_ENVELOPE: Final = frozenset({"eventId", "type", "occurredAt", "campaignId"})
 
 
 class InvalidCallbackSecret(ValueError):
@@ -73,6 +78,40 @@ class CallbackEvent:
             "data": {**self.data, "campaignId": self.campaign_id, "eventId": self.event_id},
         }
         return json.dumps(body, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode("utf-8")
+
+
+def is_event_id(value: object) -> bool:
+    return isinstance(value, str) and _EVENT_ID.fullmatch(value) is not None
+
+
+def campaign_of(body: Mapping[str, Any]) -> str | None:
+    """The campaign an event's body is about: `campaignId`, or the owner of a campaign's timer
+    (timer.fired / timer.failed); None for anything else."""
+    campaign_id = body.get("campaignId")
+    owner = body.get("owner")
+    if campaign_id is None and isinstance(owner, Mapping) and owner.get("kind") == "campaign":
+        campaign_id = owner.get("id")
+    return campaign_id if isinstance(campaign_id, str) and campaign_id else None
+
+
+def callback_event(recorded: LifecycleEvent) -> CallbackEvent | None:
+    """What a receiver gets of an event Gatehouse recorded: its id, type, time, campaign and the rest
+    of its body as data; None when it is not about a campaign (or its id cannot be a webhook-id)."""
+    body = recorded.body()
+    campaign_id = campaign_of(body)
+    if campaign_id is None or not (recorded.type and recorded.occurred_at) or not is_event_id(recorded.event_id):
+        return None
+    data = {k: v for k, v in body.items() if k not in _ENVELOPE}
+    return CallbackEvent(recorded.event_id, recorded.type, campaign_id, recorded.occurred_at, data)
+
+
+class RecordedEvents(Protocol):
+    """The events Gatehouse emitted, as it recorded them (the events area's outbox): the only source
+    of what a callback says. The bus is not one: anyone in the account may publish on it."""
+
+    def recorded(self, event_id: str) -> LifecycleEvent | None:
+        """The event recorded under `event_id`, or None if Gatehouse never emitted it (or forgot it)."""
+        ...
 
 
 DeliveryStatus = Literal["delivered", "retry", "failed"]

@@ -1,12 +1,15 @@
 """Wires callback delivery for Lambda: the resilient outbound client, outcomes recorded on the campaign,
-and the callback queue's consumer (docs/resilience.md#how-callbacks-are-wired)."""
+the events Gatehouse recorded (the outbox), and the callback queue's consumer
+(docs/resilience.md#how-callbacks-are-wired)."""
 
 from __future__ import annotations
 
 from gatehouse.callbacks.consumer import CallbackConsumer
-from gatehouse.callbacks.records import CallbackOutcomes
+from gatehouse.callbacks.records import CallbackOutcomes, RecordedEvents
 from gatehouse.callbacks.service import CallbackDelivery
 from gatehouse.clients.aws import aws_client
+from gatehouse.clients.dynamo import dynamodb_client, table_name
+from gatehouse.events.dynamo import DynamoOutbox
 from gatehouse.resilience.runtime import outbound_client
 from gatehouse.settings import get_settings
 from gatehouse.webhooks.sqs_retry import SqsRetryScheduler
@@ -30,11 +33,18 @@ def callback_delivery() -> CallbackDelivery:
 
 
 @provided
+def recorded_events() -> RecordedEvents:
+    # The outbox keeps each published event for a while (events/dynamo.py): one GetItem per message.
+    return DynamoOutbox(dynamodb_client(), table_name())
+
+
+@provided
 def callback_consumer() -> CallbackConsumer:
     from gatehouse.campaigns.runtime import campaigns_service
 
     settings = get_settings()
     return CallbackConsumer(
+        recorded_events(),
         campaigns_service().callback_target,
         callback_delivery(),
         SqsRetryScheduler(aws_client("sqs"), settings.callback_queue_url),

@@ -4,7 +4,10 @@ An event is staged in the same transaction as the change it reports (the outbox)
 right after the commit, and published again by the sweep if that ever failed. Its id is a
 function of what happened (`campaign.started` of campaign c), never of when or how often it
 was sent, so a consumer drops the duplicates that at-least-once delivery brings by that id
-(docs/timers.md, "Events never lost"). Standard library only.
+(docs/timers.md, "Events never lost"). Once published, the outbox keeps the event for
+PUBLISHED_RETENTION_SECONDS as the record of what Gatehouse emitted: a consumer that must not
+trust the bus (anyone in the account may publish there) reads the event back by its id.
+Standard library only.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ from gatehouse.transactions import Transaction
 # A fixed namespace: the same (type, key) gives the same id in every process, release and region.
 _EVENT_NAMESPACE: Final = uuid.UUID("6f1c6c52-2b7d-5d7e-9a43-2f4f0e9a7c11")
 MAX_DETAIL_BYTES: Final = 64 * 1024  # one EventBridge billing chunk; well under PutEvents' 256 KiB
+# How long a published event stays readable by id: the callback queue and its dead-letter queue keep
+# a message up to 14 days (template.yaml), so any message they still hold finds its record; a day more
+# covers the seconds between the record's marking and the message's arrival.
+PUBLISHED_RETENTION_SECONDS: Final = 15 * 86400
 
 
 def event_id_for(event_type: str, *key: str) -> str:
@@ -59,8 +66,9 @@ class Outbox(Protocol):
         """Events still waiting that were staged before `created_before_ms`, oldest first."""
         ...
 
-    def remove(self, event_ids: Sequence[str]) -> None:
-        """Forget published events."""
+    def mark_published(self, events: Sequence[LifecycleEvent]) -> None:
+        """Take published events off the waiting list; each stays, as staged, for PUBLISHED_RETENTION_SECONDS.
+        Only for events whose staging committed (it rewrites their record unconditionally)."""
         ...
 
 

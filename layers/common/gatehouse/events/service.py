@@ -1,10 +1,11 @@
 """The relay between the outbox and the bus: publish right after a commit, and again when that failed.
 
 `stage` puts a change's events in its transaction; `publish` sends them once the transaction has
-committed and removes them from the outbox. A failure there (the bus refusing, the process
-dying) loses nothing: the events stay in the outbox and `relay_pending` (the sweep, the recovery
-trigger) sends them later. An event published but not yet removed when the process dies is
-sent twice; its deterministic id lets consumers drop the copy (docs/timers.md).
+committed and marks them published in the outbox (off its waiting list, kept a while as the record
+of what was emitted). A failure there (the bus refusing, the process dying) loses nothing: the
+events stay waiting and `relay_pending` (the sweep, the recovery trigger) sends them later. An
+event published but not yet marked when the process dies is sent twice; its deterministic id lets
+consumers drop the copy (docs/timers.md).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class EventRelay:
             self._outbox.stage(tx, event)
 
     def publish(self, events: Sequence[LifecycleEvent]) -> RelayReport:
-        """After the commit: send `events` and forget those the bus took. Never raises (the outbox keeps the rest)."""
+        """After the commit: send `events` and mark those the bus took. Never raises (the rest keep waiting)."""
         if not events:
             return RelayReport(0, 0)
         try:
@@ -48,10 +49,10 @@ class EventRelay:
             log.exception("publishing events failed; they stay in the outbox", extra={"events": len(events)})
             return RelayReport(0, len(events))
         try:
-            self._outbox.remove([e.event_id for e in events if e.event_id in accepted])
+            self._outbox.mark_published([e for e in events if e.event_id in accepted])
         except Exception:
-            # Published but still in the outbox: the relay sends them again, consumers drop the copy by id.
-            log.exception("removing published events from the outbox failed")
+            # Published but still waiting: the relay sends them again, consumers drop the copy by id.
+            log.exception("marking published events in the outbox failed")
         return RelayReport(len(accepted), len(events) - len(accepted))
 
     def relay_pending(self, *, min_age_seconds: float, limit: int = 500) -> RelayReport:
