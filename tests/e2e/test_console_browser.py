@@ -113,7 +113,7 @@ def test_create_a_key_and_see_its_secret_once(tab: Watched, local_stack: Any) ->
     page.get_by_role("button", name="Create key").click()
     secret = page.locator("[data-secret]").inner_text()
     assert re.fullmatch(r"gk_test_[A-Za-z0-9]+", secret)
-    assert page.get_by_role("button", name="Copy").is_visible()
+    page.get_by_role("button", name="Copy").wait_for()  # visible, or fails after the timeout
     # The secret works, and the list shows the key without it
     me = api(local_stack, "GET", "/v1/me", token=secret)
     assert me.status_code == 200 and me.json()["scopes"] == ["keys:read"]
@@ -121,7 +121,7 @@ def test_create_a_key_and_see_its_secret_once(tab: Watched, local_stack: Any) ->
     page.get_by_role("link", name="Done: show the list").click()
     page.get_by_role("cell", name=name).wait_for()
     assert secret not in page.content()
-    assert page.get_by_role("cell", name="2030-01-01T10:00:00Z").is_visible()
+    page.get_by_role("cell", name="2030-01-01T10:00:00Z").wait_for()  # visible, or fails after the timeout
     tab.screenshot("keys")
     # Rotate with a grace period: a new secret, shown once; then revoke the old key
     row = page.locator("tr", has=page.get_by_role("cell", name=name, exact=True)).first
@@ -175,7 +175,7 @@ def test_a_campaign_starting_in_seconds_shows_running_on_its_timeline(tab: Watch
     assert countdown.inner_text().startswith("in ")
     tab.screenshot("campaign-scheduled")
     page.locator("[data-status='RUNNING']").wait_for(timeout=20_000)
-    assert page.get_by_role("cell", name="timer.START").is_visible()
+    page.get_by_role("cell", name="timer.START").wait_for()  # visible, or fails after the timeout
     tab.screenshot("campaign-running")
     page.get_by_role("link", name="← Campaigns").click()
     page.locator("[data-campaign-id]").first.wait_for()
@@ -235,7 +235,7 @@ def test_the_overview_charts_the_metrics_shape(tab: Watched, local_stack: Any) -
     page.locator("[data-metrics='available']").wait_for()
     chart = page.locator("figure", has_text="Rate-limited (429s)")
     assert chart.locator("text.value").all_text_contents() == ["7", "84", "2016"]
-    assert page.get_by_role("cell", name=HOSTILE).is_visible()
+    page.get_by_role("cell", name=HOSTILE).wait_for()  # visible, or fails after the timeout
     assert page.locator("main img").count() == 0
     tab.screenshot("overview-metrics")
 
@@ -314,4 +314,4 @@ def test_execute_a_timer_then_cancel_the_campaign(tab: Watched, local_stack: Any
     page.get_by_label("Reason").fill("launch moved")
     page.get_by_role("button", name="Cancel campaign").click()
     page.locator("[data-status='CANCELLED']").wait_for(timeout=15_000)
-    assert page.get_by_role("cell", name="launch moved").is_visible()
+    page.get_by_role("cell", name="launch moved").wait_for()  # visible, or fails after the timeout
