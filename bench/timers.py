@@ -3,7 +3,7 @@
 - Throughput: campaigns are created (with their timers, no schedules) and their START timers are
   fired in-process through the real TimersService and the campaigns' action on DynamoDB Local,
   one at a time and from 8 threads: each firing is a read, a claim, the action's read, the
-  commit of effect + completion + outbox, the publish (moto's EventBridge) and the outbox clean-up.
+  commit of effect + completion + outbox, the publish (moto's EventBridge) and marking the outbox item published.
 - Lateness: campaigns starting a few seconds out are fired by the local scheduler runner from
   real (moto) schedules; lateness is executedAt minus scheduledAt. Locally that is the runner's
   polling plus the work; on AWS, Scheduler's one-minute precision dominates (docs/timers.md).
