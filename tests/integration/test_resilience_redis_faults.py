@@ -117,3 +117,21 @@ def test_a_damaged_breaker_key_is_no_decision_from_redis_and_is_logged_not_raise
     # And the fleet breaker still protects the downstream, deciding in process
     fleet = FleetBreaker(lambda: RedisBreakerStore(client_for(server)), RecordingSink(), default_config=CONFIG)
     assert [fleet.call(name, lambda: "answered") for _ in range(3)] == ["answered"] * 3
+
+
+def test_a_damaged_breaker_key_read_in_a_pipeline_is_logged_by_its_reply_code(server, caplog):
+    # Given a damaged breaker key, read the way GET /v1/breakers reads them (snapshots: a pipeline)
+    control = client_for(server)
+    name = f"wrongtype-{uuid.uuid4().hex[:8]}"
+    control.lpush(f"gh:br:{{{name}}}", "not a hash")
+    store = RedisBreakerStore(client_for(server))
+    # When the store is asked
+    with (
+        caplog.at_level("ERROR", logger="gatehouse.resilience.redis_breaker"),
+        pytest.raises(BreakerStoreUnavailable) as failure,
+    ):
+        store.snapshots([name], CONFIG)
+    # Then the reason and the log name the reply (WRONGTYPE), not the first word of redis-py's
+    # pipeline annotation ("Command # 1 (EVALSHA ... <keys>) of pipeline caused error: ...")
+    assert failure.value.reason == "WRONGTYPE"
+    assert [r.reply for r in caplog.records if r.getMessage() == "breaker store error reply"] == ["WRONGTYPE"]

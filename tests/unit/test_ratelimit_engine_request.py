@@ -117,6 +117,26 @@ def test_error_replies_that_mean_redis_cannot_decide_now_are_outages(reply, code
 
 
 @pytest.mark.parametrize(
+    "reply, code",
+    [
+        ("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.", "BUSY"),
+        ("NOREPLICAS Not enough good replicas to write.", "NOREPLICAS"),
+        ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk.", "MISCONF"),
+        ("OOM command not allowed when used memory > 'maxmemory'.", "OOM"),
+        ("WRONGTYPE Operation against a key holding the wrong kind of value", None),
+    ],
+)
+def test_a_pipelined_commands_error_reply_is_classified_as_the_reply_itself(reply, code):
+    # redis-py annotates a pipelined command's error ("Command # 1 (EVALSHA ...) of pipeline caused
+    # error: <reply>"), and keeps no code for the replies it has no class for (BUSY, MISCONF, ...):
+    # the breaker store's snapshots are a pipeline, and an outage there is an outage too.
+    error = _parsed(reply)
+    redis.client.Pipeline.annotate_exception(None, error, 1, ("EVALSHA", "5a99", "3", "gh:br:{host}"))
+    assert str(error).startswith("Command # 1 (EVALSHA")
+    assert outage_code(error) == code
+
+
+@pytest.mark.parametrize(
     "reply, outage",
     [("OOM command not allowed", True), ("ERR user_script:1: boom", False)],
 )

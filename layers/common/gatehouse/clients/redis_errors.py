@@ -24,10 +24,23 @@ OUTAGE_REPLIES = frozenset(
 _WRAPPED_REPLY = re.compile(rf"-({'|'.join(sorted(OUTAGE_REPLIES))})\b")
 
 
+# redis-py's prefix to a pipelined command's error: "Command # <n> (<the command, keys and all>) of
+# pipeline caused error: <the reply>".
+_PIPELINE_ERROR = " of pipeline caused error: "
+
+
+def reply_text(error: ResponseError) -> str:
+    """The error reply's text (less the code redis-py stripped, if any), without redis-py's
+    annotation of a pipelined command's error."""
+    message = str(error)
+    _, pipelined, reply = message.partition(_PIPELINE_ERROR)
+    return reply if pipelined else message
+
+
 def outage_code(error: ResponseError) -> str | None:
     """The error code of a reply that means Redis cannot decide now (OUTAGE_REPLIES), else None."""
     # redis-py strips the codes it knows (OOM, READONLY, ...) into `status_code`; others lead the text.
-    message = str(error)
+    message = reply_text(error)
     code = getattr(error, "status_code", None) or message.split(" ", 1)[0]
     if code in OUTAGE_REPLIES:
         return code

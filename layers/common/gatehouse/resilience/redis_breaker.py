@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
-from gatehouse.clients.redis_errors import TIMEOUTS, outage_code
+from gatehouse.clients.redis_errors import TIMEOUTS, outage_code, reply_text
 from gatehouse.clients.redis_resp import call_packed, command, direct_pool
 from gatehouse.resilience.records import (
     Admission,
@@ -256,7 +256,7 @@ class RedisBreakerStore:
                 # Not an outage but a defect or a damaged key (WRONGTYPE, a script error): still
                 # no decision from the store, so the same fallback, but loud. The reply's first
                 # word only: its text can quote a key, and a breaker's name is a host.
-                code = str(error).split(" ", 1)[0][:32] or "ERR"
+                code = reply_text(error).split(" ", 1)[0][:32] or "ERR"
                 _log.error("breaker store error reply", extra={"reply": code})
             raise BreakerStoreUnavailable(code) from error
         except (RedisError, OSError) as error:
