@@ -78,3 +78,20 @@ def test_liveness_loads_neither_the_rate_limiter_nor_the_breakers():
     modules = set(_import_function("health")["modules"])
     assert not {m for m in modules if m.startswith(("gatehouse.ratelimit", "gatehouse.resilience.runtime"))}
     assert "redis" not in modules
+
+
+def test_the_docs_function_validates_nothing_so_loads_no_pydantic():
+    # Its two routes take no input and answer fixed documents: without Powertools' validation
+    # middleware, pydantic (the larger part of an HTTP function's floor) is never imported.
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "layers" / "common"), "AWS_DEFAULT_REGION": "us-east-1"}
+    probe = "import json, sys, app; print(json.dumps(sorted(m for m in sys.modules if m.startswith('pydantic'))))"
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT / "functions" / "docs",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout) == []

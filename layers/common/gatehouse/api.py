@@ -69,11 +69,19 @@ def error_response(error: GatehouseError, request_id: str) -> dict[str, Any]:
     }
 
 
-def create_app(*, title: str = "Gatehouse") -> APIGatewayHttpResolver:
-    """An APIGatewayHttpResolver with validation and the error envelope wired in."""
+def create_app(*, title: str = "Gatehouse", validation: bool = True) -> APIGatewayHttpResolver:
+    """An APIGatewayHttpResolver with validation and the error envelope wired in.
+
+    `validation=False` is for a function whose routes take no input and answer fixed documents
+    (docs): Powertools' validation middleware is what loads pydantic, the larger part of an HTTP
+    function's cold start floor (docs/metrics.md#cold-start)."""
     # Without a response code, Powertools reports an answer that breaks its own schema as the
     # caller's RequestValidationError (a 400 naming "response" fields): it is ours, a 500.
-    app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
+    app = (
+        APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
+        if validation
+        else APIGatewayHttpResolver()
+    )
 
     @app.exception_handler(GatehouseError)
     def _gatehouse_error(error: GatehouseError) -> Response:
