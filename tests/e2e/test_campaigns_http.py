@@ -612,3 +612,30 @@ def test_operators_page_pending_timers_in_order_and_process_what_is_due(local_st
     assert lifecycle(alice, due["id"])["campaign"]["status"] == "RUNNING"
     for campaign in [*mine, due]:
         alice("POST", f"/v1/campaigns/{campaign['id']}/cancel")
+
+
+def test_a_target_raised_after_it_was_reached_is_reached_again_without_blocking_engagements(local_stack, alice, bus):
+    # Given a RUNNING campaign without autoClose whose target of 2 was reached (campaign.target_reached published)
+    campaign = alice.create(targetEngagements=2, autoClose=False)
+    cid = campaign["id"]
+    path = f"/v1/campaigns/{cid}/engagements"
+    start = timer_of(campaign, "START")
+    assert alice("POST", f"/v1/campaigns/{cid}/timers/{start['timerId']}/execute").status_code == 200
+    for user in ("u-1", "u-2"):
+        assert alice("POST", path, json={"engagementType": "click", "userId": user}).status_code == 201
+    assert len(bus.of("campaign.target_reached", campaignId=cid)) == 1
+    # and its target then raised to 4 (a reached target "can only grow")
+    raised = alice("PATCH", f"/v1/campaigns/{cid}", json={"targetEngagements": 4})
+    assert raised.status_code == 200, raised.text
+
+    # When two more users engage, the second reaching the new target
+    assert alice("POST", path, json={"engagementType": "click", "userId": "u-3"}).status_code == 201
+    reaching = alice("POST", path, json={"engagementType": "click", "userId": "u-4"})
+
+    # Then the engagement counts (the outbox still holding the first target_reached must not refuse it),
+    # and so do the ones after it
+    assert reaching.status_code == 201, reaching.text
+    assert alice("POST", path, json={"engagementType": "click", "userId": "u-5"}).status_code == 201
+    assert lifecycle(alice, cid)["metrics"]["totalEngagements"] == 5
+    # and campaign.target_reached stays the one event of its id (docs/reference.md: published once)
+    assert len(bus.of("campaign.target_reached", campaignId=cid)) == 1

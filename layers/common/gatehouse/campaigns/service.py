@@ -379,6 +379,9 @@ class CampaignsService:
         target_reached and, with autoClose, completes the campaign and cancels its END timer."""
         current = self._owned(caller, campaign_id)
         new_participant = True
+        # Events this campaign already emitted: a target raised after it was reached is reached again, but
+        # campaign.target_reached has one id per campaign and the outbox keeps it 15 days (docs/timers.md).
+        emitted: set[str] = set()
         for campaign in self._reads(campaign_id, current):
             now = self._clock()
             if campaign.status != RUNNING:
@@ -424,6 +427,7 @@ class CampaignsService:
                 events.append(self._event("campaign.completed", after, now, "target_reached"))
             else:
                 self._store.stage_is_running(tx, campaign)
+            events = [e for e in events if e.event_id not in emitted]
             self._relay.stage(tx, events)
             try:
                 tx.commit()
@@ -432,6 +436,7 @@ class CampaignsService:
                     return self._engaged(campaign, engagement, reached=False, now=now, duplicate=True)
                 if conflict.involves("participant:"):
                     new_participant = False
+                emitted.update(e.event_id for e in events if conflict.involves(f"event:{e.event_id}"))
                 continue
             self._relay.publish(events)
             self._timers.cancelled(end_timers)
