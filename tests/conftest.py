@@ -80,15 +80,29 @@ _PRISTINE_ENV = dict(os.environ)
 
 
 @pytest.fixture(autouse=True)
-def _unit_tests_use_no_local_endpoints(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+def _unit_tests_use_no_local_endpoints(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     """Unit tests run on moto's in-process mock and see none of a local stack's environment
-    (endpoints, table names, POWERTOOLS_* …), whichever tests ran before them in this process."""
-    if "tests/unit/" in str(request.node.path).replace("\\", "/"):
-        for name in [n for n in os.environ if n not in _PRISTINE_ENV or n.startswith("AWS_ENDPOINT_URL")]:
-            monkeypatch.delenv(name)
-        for name, value in _PRISTINE_ENV.items():
-            if not name.startswith("AWS_ENDPOINT_URL") and os.environ.get(name) != value:
-                monkeypatch.setenv(name, value)
+    (endpoints, table names, POWERTOOLS_* …), whichever tests ran before them in this process:
+    nor anything wired from it (settings, clients), which is dropped before and after the test."""
+    if "tests/unit/" not in str(request.node.path).replace("\\", "/"):
+        yield
+        return
+    stale = [n for n in os.environ if n not in _PRISTINE_ENV or n.startswith("AWS_ENDPOINT_URL")]
+    changed = [n for n, v in _PRISTINE_ENV.items() if not n.startswith("AWS_ENDPOINT_URL") and os.environ.get(n) != v]
+    for name in stale:
+        monkeypatch.delenv(name)
+    for name in changed:
+        monkeypatch.setenv(name, _PRISTINE_ENV[name])
+    if stale or changed:
+        from gatehouse import wiring
+
+        wiring.reset()  # built from a stack's environment
+        yield
+        wiring.reset()  # built from the pristine one: the stack's tests that follow rebuild theirs
+    else:
+        yield
 
 
 @pytest.fixture(autouse=True)
