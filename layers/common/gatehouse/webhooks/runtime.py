@@ -7,22 +7,41 @@ from typing import TYPE_CHECKING
 from gatehouse.clients.aws import aws_client
 from gatehouse.clients.dynamo import dynamodb_client, table_name
 from gatehouse.settings import get_settings
-from gatehouse.webhooks.catalog import SourceCatalog
-from gatehouse.webhooks.dynamo import DynamoEventStore, DynamoSourceStore
-from gatehouse.webhooks.event_service import WebhookEventsService
-from gatehouse.webhooks.eventbridge import EventBridgePublisher
-from gatehouse.webhooks.failure_limiter import RateLimitedFailures, failure_policy
-from gatehouse.webhooks.intake import WebhookIntake
-from gatehouse.webhooks.kms_sealer import KmsEnvelopeSealer
-from gatehouse.webhooks.processor import WebhookProcessor
-from gatehouse.webhooks.records import EngagementSink
-from gatehouse.webhooks.source_service import WebhookSourcesService
-from gatehouse.webhooks.sqs_retry import SqsRetryScheduler
 from gatehouse.wiring import provided
 
+# Each provider imports what it builds: a function loads only the parts it wires (the webhooks
+# admin function never loads the intake's verifiers or the processor; the intake never loads
+# the history, the processor or the bus), which is most of what this area adds to a cold start
+# (docs/metrics.md#cold-start).
 if TYPE_CHECKING:
     from gatehouse.ratelimit.decision import Decision
     from gatehouse.ratelimit.policies import Policy
+    from gatehouse.webhooks.catalog import SourceCatalog
+    from gatehouse.webhooks.dynamo import DynamoEventStore, DynamoSourceStore
+    from gatehouse.webhooks.event_service import WebhookEventsService
+    from gatehouse.webhooks.intake import WebhookIntake
+    from gatehouse.webhooks.kms_sealer import KmsEnvelopeSealer
+    from gatehouse.webhooks.processor import WebhookProcessor
+    from gatehouse.webhooks.records import EngagementSink
+    from gatehouse.webhooks.source_service import WebhookSourcesService
+
+
+def _source_store() -> DynamoSourceStore:
+    from gatehouse.webhooks.dynamo import DynamoSourceStore
+
+    return DynamoSourceStore(dynamodb_client(), table_name())
+
+
+def _event_store() -> DynamoEventStore:
+    from gatehouse.webhooks.dynamo import DynamoEventStore
+
+    return DynamoEventStore(dynamodb_client(), table_name())
+
+
+def _sealer() -> KmsEnvelopeSealer:
+    from gatehouse.webhooks.kms_sealer import KmsEnvelopeSealer
+
+    return KmsEnvelopeSealer(aws_client("kms"), get_settings().webhook_secrets_key_id)
 
 
 def _retention_seconds() -> int:
@@ -31,22 +50,16 @@ def _retention_seconds() -> int:
 
 @provided
 def source_catalog() -> SourceCatalog:
-    settings = get_settings()
-    return SourceCatalog(
-        DynamoSourceStore(dynamodb_client(), table_name()),
-        KmsEnvelopeSealer(aws_client("kms"), settings.webhook_secrets_key_id),
-        settings.webhook_source_cache_seconds,
-    )
+    from gatehouse.webhooks.catalog import SourceCatalog
+
+    return SourceCatalog(_source_store(), _sealer(), get_settings().webhook_source_cache_seconds)
 
 
 @provided
 def webhook_sources_service() -> WebhookSourcesService:
-    settings = get_settings()
-    return WebhookSourcesService(
-        DynamoSourceStore(dynamodb_client(), table_name()),
-        KmsEnvelopeSealer(aws_client("kms"), settings.webhook_secrets_key_id),
-        source_catalog(),
-    )
+    from gatehouse.webhooks.source_service import WebhookSourcesService
+
+    return WebhookSourcesService(_source_store(), _sealer(), source_catalog())
 
 
 def _charge_failure(subject: str, policies: list[Policy]) -> Decision:
@@ -59,26 +72,26 @@ def _charge_failure(subject: str, policies: list[Policy]) -> Decision:
 @provided
 def webhook_failure_policy() -> Policy:
     """What failed verifications per (source, client IP) may reach, built with the first failure."""
+    from gatehouse.webhooks.failure_limiter import failure_policy
+
     settings = get_settings()
     return failure_policy(settings.webhook_failure_limit, settings.webhook_failure_window_seconds)
 
 
 @provided
 def webhook_intake() -> WebhookIntake:
+    from gatehouse.webhooks.failure_limiter import RateLimitedFailures
+    from gatehouse.webhooks.intake import WebhookIntake
+
     failures = RateLimitedFailures(_charge_failure, webhook_failure_policy)
-    return WebhookIntake(
-        source_catalog(),
-        DynamoEventStore(dynamodb_client(), table_name()),
-        failures,
-        retention_seconds=_retention_seconds(),
-    )
+    return WebhookIntake(source_catalog(), _event_store(), failures, retention_seconds=_retention_seconds())
 
 
 @provided
 def webhook_events_service() -> WebhookEventsService:
-    return WebhookEventsService(
-        DynamoEventStore(dynamodb_client(), table_name()), retention_seconds=_retention_seconds()
-    )
+    from gatehouse.webhooks.event_service import WebhookEventsService
+
+    return WebhookEventsService(_event_store(), retention_seconds=_retention_seconds())
 
 
 @provided
@@ -92,9 +105,13 @@ def engagement_sink() -> EngagementSink:
 
 @provided
 def webhook_processor() -> WebhookProcessor:
+    from gatehouse.webhooks.eventbridge import EventBridgePublisher
+    from gatehouse.webhooks.processor import WebhookProcessor
+    from gatehouse.webhooks.sqs_retry import SqsRetryScheduler
+
     settings = get_settings()
     return WebhookProcessor(
-        DynamoEventStore(dynamodb_client(), table_name()),
+        _event_store(),
         EventBridgePublisher(aws_client("events"), settings.event_bus_name),
         engagement_sink(),
         SqsRetryScheduler(aws_client("sqs"), settings.webhook_queue_url),
