@@ -190,3 +190,17 @@ def _wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: f
 def wait_until() -> Callable[..., Any]:
     """`wait_until(predicate, timeout=10)`: polls with short sleeps, fails the test when the time is up."""
     return _wait_until
+
+
+# The longest files, started first: `make test` runs files whole on two workers (xdist
+# --dist loadfile, handed out in collection order), so a long file collected last would run
+# alone at the end while the other worker idles (the OpenAPI fuzz alone takes about 100 s).
+_LONGEST_FIRST = ("test_fuzz_openapi.py", "test_console_browser.py", "test_campaigns_http.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return _LONGEST_FIRST.index(name) if name in _LONGEST_FIRST else len(_LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: every file keeps its own order, the rest keep theirs
