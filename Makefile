@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
-PYTEST_WORKERS ?= -n 2 --dist loadfile
+PYTEST_WORKERS ?= -n 2 --dist loadfile --no-loadscope-reorder
 # Tools with pins of their own live in their own virtual environments, so they never fight the
 # project's (checkov's pins conflict with requirements-dev.txt; the SAM CLI's are its own).
 TOOLS := .tools

@@ -193,8 +193,9 @@ def wait_until() -> Callable[..., Any]:
 
 
 # The longest files, started first: `make test` runs files whole on two workers (xdist
-# --dist loadfile, handed out in collection order), so a long file collected last would run
-# alone at the end while the other worker idles (the OpenAPI fuzz alone takes about 100 s).
+# --dist loadfile --no-loadscope-reorder: handed out in collection order, not by how many tests
+# a file has), so a long file handed out last would run alone at the end while the other worker
+# idles (the OpenAPI fuzz, one test, takes about 100 s).
 _LONGEST_FIRST = ("test_fuzz_openapi.py", "test_console_browser.py", "test_campaigns_http.py")
 
 
