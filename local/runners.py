@@ -121,6 +121,10 @@ class SchedulerRunner(_Runner):
         self._fired: set[tuple[Any, ...]] = set()  # one-time schedules already dispatched
         self._next_rate: dict[str, float] = {}  # schedule arn -> next epoch second to fire
         self._warned: set[str] = set()
+        # (arn, last modified) -> the whole schedule: list_schedules' summaries lack the expression,
+        # and reading every schedule on every poll made a poll over a few hundred schedules take
+        # seconds (timers fired that late). A schedule is read again only once it is modified.
+        self._schedules: dict[tuple[Any, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
         self.scheduler = client("scheduler", aws_endpoint_url)
         self.sqs = client("sqs", aws_endpoint_url)
@@ -173,7 +177,13 @@ class SchedulerRunner(_Runner):
         expression = summary.get("ScheduleExpression")
         schedule = None
         if expression is None:
-            schedule = self.scheduler.get_schedule(GroupName=group, Name=name)
+            version = (summary.get("Arn"), str(summary.get("LastModificationDate")))
+            schedule = self._schedules.get(version)
+            if schedule is None:
+                schedule = self.scheduler.get_schedule(GroupName=group, Name=name)
+                if len(self._schedules) >= 10_000:
+                    self._schedules.clear()
+                self._schedules[version] = schedule
             expression = schedule["ScheduleExpression"]
         tz = summary.get("ScheduleExpressionTimezone") or (schedule or {}).get("ScheduleExpressionTimezone")
         due = at_time(expression, tz)
