@@ -16,10 +16,10 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, NamedTuple
 
-import redis
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from gatehouse.clients.redis_errors import TIMEOUTS, outage_code
+from gatehouse.clients.redis_resp import bulk, call_packed, direct_pool
 from gatehouse.ratelimit.decision import Decision, ScopedWindow, WindowResult
 from gatehouse.ratelimit.errors import LimiterReplyError, LimiterUnavailable
 from gatehouse.ratelimit.keys import keys_for
@@ -53,25 +53,6 @@ def window_arg(window: Window) -> str:
 def script_args(windows: list[ScopedWindow], cost: int, *, peek: bool) -> list[str | int]:
     """ARGV for limiter.lua: mode, cost, then one packed window argument per window."""
     return ["p" if peek else "c", cost, *(window_arg(s.window) for s in windows)]
-
-
-def _bulk(data: bytes) -> bytes:
-    return b"$%d\r\n%s\r\n" % (len(data), data)
-
-
-def _direct_pool(client: Any) -> Any:
-    """The pool to run the check on directly, or None when only the generic path is safe."""
-    if type(client) is not redis.Redis or client.connection is not None:
-        return None
-    pool = client.connection_pool
-    if getattr(pool, "cache", None) is not None:
-        return None
-    return pool
-
-
-def _send_and_read(conn: Any, packed: list[bytes]) -> Any:
-    conn.send_packed_command(packed)
-    return conn.read_response()
 
 
 class _Plan(NamedTuple):
@@ -111,12 +92,12 @@ class RedisEngine:
     def __init__(self, client: Any) -> None:
         self.client = client
         self.source, self.sha = limiter_script()
-        self._pool = _direct_pool(client)
+        self._pool = direct_pool(client)
         if self._pool is not None:
             kwargs = self._pool.connection_kwargs
             self._encoding = (kwargs.get("encoding", "utf-8"), kwargs.get("encoding_errors", "strict"))
-        self._evalsha = _bulk(b"EVALSHA") + _bulk(self.sha.encode())
-        self._eval = _bulk(b"EVAL") + _bulk(self.source.encode("utf-8"))
+        self._evalsha = bulk(b"EVALSHA") + bulk(self.sha.encode())
+        self._eval = bulk(b"EVAL") + bulk(self.source.encode("utf-8"))
         # subject -> the plan of its last check, reused while the windows are the very same
         # (frozen) objects with the same policies, cost and mode; anything else builds a new one.
         self._plans: dict[str, _Plan] = {}
@@ -153,7 +134,7 @@ class RedisEngine:
         n = len(windows)
         keys = [k.encode(*self._encoding) for k in keys_for(subject, windows)]
         args = [str(arg).encode() for arg in script_args(windows, cost, peek=peek)]
-        body = b"".join([_bulk(b"%d" % n), *map(_bulk, keys), *map(_bulk, args)])
+        body = b"".join([bulk(b"%d" % n), *map(bulk, keys), *map(bulk, args)])
         parts = 3 + n + len(args)  # EVALSHA, sha, numkeys, keys, args
         plan = _Plan(
             windows=tuple(windows),
@@ -170,18 +151,8 @@ class RedisEngine:
         self._plans[subject] = plan
         return plan
 
-    @staticmethod
-    def _call(pool: Any, packed: bytes) -> Any:
-        # What redis-py's execute_command does for one command, minus the generic packing:
-        # the pool's connection, its retry policy (a retried failure disconnects first), release.
-        conn = pool.get_connection()
-        try:
-            return conn.retry.call_with_retry(
-                lambda: _send_and_read(conn, [packed]),
-                lambda _error: conn.disconnect(),
-            )
-        finally:
-            pool.release(conn)
+    # One command on the pool, as redis-py would send it (clients/redis_resp.py); a seam tests replace.
+    _call = staticmethod(call_packed)
 
     def _evaluate_generic(self, subject: str, windows: list[ScopedWindow], cost: int, *, peek: bool) -> Decision:
         keys = keys_for(subject, windows)
