@@ -74,6 +74,8 @@ def test_a_create_body_reads_offsets_as_utc():
         ({"callbackUrl": "https://a@example.com/"}, "callbackUrl"),
         ({"callbackUrl": "https://example.com/#frag"}, "callbackUrl"),
         ({"callbackUrl": "https://example.com:99999/"}, "callbackUrl"),
+        ({"callbackUrl": "https://example.com:0/"}, "callbackUrl"),
+        ({"callbackUrl": "https://example.com:00/"}, "callbackUrl"),
         ({"reminders": ["2030-01-01T11:00:00Z"] * 11}, "reminders"),
     ],
 )

@@ -154,6 +154,8 @@ def test_allowed_in_configuration_a_private_name_is_not_refused_by_policy():
         ("http://exa mple.com/", "characters"),
         ("http:///nohost", "no host"),
         ("http://example.com:99999/", "not valid"),
+        ("https://example.com:0/", "port 0"),
+        ("http://example.com:000/", "port 0"),
         ("http://exa_mple.com/", "not a valid name"),
     ],
 )

@@ -87,9 +87,11 @@ def _callback_url(value: str | None) -> str | None:
     if address is not None and not address.is_global and not allowed:
         raise ValueError("must point at a public address")
     try:
-        _ = parts.port
+        port = parts.port
     except ValueError:
         raise ValueError("has an invalid port") from None
+    if port == 0:
+        raise ValueError("has an invalid port")
     return value
 
 

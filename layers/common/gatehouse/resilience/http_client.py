@@ -121,6 +121,8 @@ def parse_target(url: str) -> Target:
         port = parts.port
     except ValueError as error:
         raise DestinationRefused("the URL is not valid") from error
+    if port == 0:  # nothing listens there; "or default" below would silently call 443 or 80 instead
+        raise DestinationRefused("port 0 cannot be called")
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise DestinationRefused("only http and https URLs can be called")
@@ -130,7 +132,7 @@ def parse_target(url: str) -> Target:
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
-    return Target(scheme, host, port or (443 if scheme == "https" else 80), target, literal)
+    return Target(scheme, host, port if port is not None else (443 if scheme == "https" else 80), target, literal)
 
 
 @dataclass
