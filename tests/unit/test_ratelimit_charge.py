@@ -113,6 +113,17 @@ def test_an_emergency_override_of_one_key_is_that_keys_own(service, overrides):
     assert service.charge_request(api_key("key_b"), CREATE).allowed
 
 
+def test_an_emergency_cap_looser_than_the_owners_credential_budget_does_not_lift_it(service, overrides):
+    # An emergency cap replaces the key's own windows; the owner's budget is not the key's to lift.
+    overrides.put(Override(subject="key_a", emergency=(Window(name="cap", limit=1000, period_seconds=60),)))
+    for i in range(5):
+        decision = service.charge_request(api_key("key_a"), CREATE)
+        assert decision.allowed and credentials_window(decision).remaining == 4 - i
+    refused = service.charge_request(api_key("key_a"), CREATE)
+    assert not refused.allowed and refused.policy == "credentials"
+    assert not service.charge_request(api_key("key_b"), CREATE).allowed
+
+
 def test_one_charge_stays_in_one_cluster_slot():
     policies = [DEFAULT_POLICIES["starter"], DEFAULT_POLICIES["credentials"]]
     of_a = keys_for("key_a", scoped_windows(policies, owner="org-1"))

@@ -41,10 +41,14 @@ def test_block_with_expiry_retries_when_it_ends():
     assert apply_override(STARTER, override, NOW) == Blocked(600)
 
 
-def test_emergency_replaces_every_window():
+def test_emergency_replaces_every_window_of_the_subjects_own_but_not_its_owners_budget():
     override = Override(subject="s", emergency=[Window(name="cap", limit=1, period_seconds=60)])
-    (policy,) = apply_override(STARTER, override, NOW)
-    assert policy.name == "emergency"
+    assert limits_of(apply_override(STARTER, override, NOW)) == [
+        ("emergency", "cap", 1, None),
+        ("credentials", "credentials", 5, None),
+    ]
+    # Without an owner-charged group, the cap is all there is.
+    (policy,) = apply_override([DEFAULT_POLICIES["starter"]], override, NOW)
     assert limits_of([policy]) == [("emergency", "cap", 1, None)]
 
 

@@ -265,7 +265,7 @@ async function overridePanel(subject, ctx) {
     h('fieldset', {}, h('legend', {}, 'Custom limit (replaces the tier windows)'),
       field('Requests', limit), field('Per seconds', period), field('Algorithm', algorithm)),
     h('fieldset', {}, h('legend', {}, 'Boost'), field('Multiplier', boost), field('Until (UTC)', boostUntil)),
-    h('fieldset', {}, h('legend', {}, 'Emergency cap (replaces every window)'),
+    h('fieldset', {}, h('legend', {}, 'Emergency cap (replaces the subject\'s own windows)'),
       field('Requests', emLimit), field('Per seconds', emPeriod)),
     h('fieldset', {}, h('legend', {}, 'Block'), h('label', {}, blocked, ' block every request')),
     field('Whole override expires (UTC, optional)', expires), field('Reason', reason),

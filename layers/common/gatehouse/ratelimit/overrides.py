@@ -37,7 +37,8 @@ class OverrideSettings(_FrozenModel):
     # Multiply tier limits (and bursts) until boost_expires_at: a launch day, a migration.
     boost: float | None = Field(default=None, gt=0, le=1000)
     boost_expires_at: RequestTime | None = None
-    # A hard cap that replaces every window, tier and group alike.
+    # A hard cap that replaces every window of the subject's own, tier and group alike (a budget
+    # shared by its owner's keys, such as credentials, still applies).
     emergency: Windows | None = None
     # Deny everything (429) until expires_at, or until the override is deleted.
     blocked: bool = False
@@ -96,14 +97,14 @@ def apply_override(policies: list[Policy], override: Override | None, now: float
         left = math.ceil(override.expires_at.timestamp() - now)
         return Blocked(max(1, min(left, MAX_BLOCK_RETRY_AFTER_SECONDS)))
     if override.emergency is not None:
-        return [
-            Policy(
-                name="emergency",
-                windows=override.emergency,
-                failure_mode="closed" if closed else "open",
-                kind="group",
-            )
-        ]
+        cap = Policy(
+            name="emergency",
+            windows=override.emergency,
+            failure_mode="closed" if closed else "open",
+            kind="group",
+        )
+        # The owner's shared budget (credentials) is not the subject's to lift, however loose the cap.
+        return [cap, *(p for p in policies if p.charged_to == "owner")]
     result = list(policies)
     if override.limits is not None:
         tiers = [p for p in result if p.kind == "tier"]
