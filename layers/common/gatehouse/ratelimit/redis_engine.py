@@ -27,6 +27,11 @@ from gatehouse.ratelimit.policies import Window
 
 _ALGORITHM_CODE = {"gcra": "g", "sliding": "s"}
 _FIELDS_PER_WINDOW = 3
+# Every number of a reply is below this in magnitude (at most 15 digits; limiter.lua's numbers are
+# bounded far below it, docs/rate-limits.md#bounds).
+_BOUND = 10**15
+# str.translate table deleting what a reply may hold: anything left is a character it may not.
+_NOT_REPLY_CHARS = dict.fromkeys(map(ord, "0123456789,-"))
 _new = tuple.__new__
 # Bound of the per-engine plan cache; a full cache is simply dropped (cheaper than an LRU's
 # bookkeeping on every call, and a miss only costs encoding one request).
@@ -187,21 +192,45 @@ def _decision(
     # bytecode costs several times what a warm microbenchmark says: every field becomes an int in
     # one C-level pass, the fixed fields come prebuilt and the tuples are made with tuple.__new__
     # (no NamedTuple __new__ frame).
-    values = [*map(int, reply.split(b",") if isinstance(reply, bytes) else reply.split(","))]
+    #
+    # Strict: every field is an ASCII integer below 10^15 in magnitude (limiter.lua's "%d" of a
+    # bounded number), remaining and reset >= 0, retry >= 0 or -1, and exactly the fields of these
+    # windows. int() alone would read "1_700", " 7", Arabic-Indic digits or a 40-digit retry, and a
+    # Retry-After of 10^37 s is no answer; anything else is the engine's reply error, which the
+    # limiter decides by the failure mode (docs/rate-limits.md#when-redis-fails). The checks are one
+    # C-level translate (the alphabet) and chained comparisons, not a regex (a third of the parse).
+    try:
+        if isinstance(reply, bytes):
+            if reply.translate(None, b"0123456789,-"):
+                raise ValueError("a character other than an ASCII digit, ',' or '-'")
+            values = [*map(int, reply.split(b","))]
+        elif isinstance(reply, str):
+            if not reply.isascii() or reply.translate(_NOT_REPLY_CHARS):
+                raise ValueError("a character other than an ASCII digit, ',' or '-'")
+            values = [*map(int, reply.split(","))]
+        else:
+            raise ValueError(f"a {type(reply).__name__} reply")
+    except ValueError as error:
+        raise LimiterReplyError(f"unreadable limiter reply: {error}") from None
     if len(values) != 2 + _FIELDS_PER_WINDOW * len(heads):
-        raise ValueError(f"unexpected limiter reply of {len(values)} fields for {len(heads)} windows")
+        raise LimiterReplyError(f"unexpected limiter reply of {len(values)} fields for {len(heads)} windows")
+    seconds, micros = values[0], values[1]
+    if not (0 <= seconds < _BOUND and 0 <= micros < 1_000_000):
+        raise LimiterReplyError("limiter reply with an impossible Redis time")
     results = []
     all_allowed = True
     i = 2
     for head in heads:
-        retry = values[i + 2]
+        remaining, reset, retry = values[i], values[i + 1], values[i + 2]
+        if not (0 <= remaining < _BOUND and 0 <= reset < _BOUND and -1 <= retry < _BOUND):
+            raise LimiterReplyError(f"limiter reply out of bounds for window {head[1]!r}")
         # A window admits exactly when it has no wait (limiter.lua: a denied one has one, or -1).
         allowed = retry == 0
         if not allowed:
             all_allowed = False
-        results.append(_new(WindowResult, (*head, allowed, values[i], values[i + 1], retry)))
+        results.append(_new(WindowResult, (*head, allowed, remaining, reset, retry)))
         i += _FIELDS_PER_WINDOW
     # Decision's fields in order: allowed, windows, cost, now_ms, degraded, blocked,
     # block_retry_after, policies. Redis TIME comes as seconds and microseconds.
-    now_ms = values[0] * 1000 + values[1] // 1000
+    now_ms = seconds * 1000 + micros // 1000
     return _new(Decision, (all_allowed, results, cost, now_ms, False, False, 0, policies))
