@@ -25,7 +25,6 @@ from gatehouse.ratelimit.errors import LimiterReplyError, LimiterUnavailable
 from gatehouse.ratelimit.keys import keys_for
 from gatehouse.ratelimit.policies import Window
 
-_ALGORITHM_CODE = {"gcra": "g", "sliding": "s"}
 _FIELDS_PER_WINDOW = 3
 # Every number of a reply is below this in magnitude (at most 15 digits; limiter.lua's numbers are
 # bounded far below it, docs/rate-limits.md#bounds).
@@ -50,14 +49,19 @@ def limiter_script() -> tuple[str, str]:
 
 
 def window_arg(window: Window) -> str:
-    """A window as limiter.lua's packed "<alg>,<limit>,<period us>,<burst>" argument."""
-    burst = window.effective_burst if window.algorithm == "gcra" else 0
-    return f"{_ALGORITHM_CODE[window.algorithm]},{window.limit},{window.period_seconds * 1_000_000},{burst}"
+    """A window as limiter.lua reads it: "g<period us>,<interval us>,<tolerance us>;" for GCRA (the
+    interval rounded up to a whole microsecond, as algorithms.gcra does), "s<period us>,<limit>,0;"
+    for the sliding counter."""
+    period = window.period_seconds * 1_000_000
+    if window.algorithm == "gcra":
+        interval = -(-period // window.limit)
+        return f"g{period},{interval},{interval * window.effective_burst};"
+    return f"s{period},{window.limit},0;"
 
 
 def script_args(windows: list[ScopedWindow], cost: int, *, peek: bool) -> list[str | int]:
-    """ARGV for limiter.lua: mode, cost, then one packed window argument per window."""
-    return ["p" if peek else "c", cost, *(window_arg(s.window) for s in windows)]
+    """ARGV for limiter.lua: the cost (negated for a peek), then every window in one argument."""
+    return [-cost if peek else cost, "".join(window_arg(s.window) for s in windows)]
 
 
 class _Plan(NamedTuple):
