@@ -29,8 +29,8 @@ _FIELDS_PER_WINDOW = 3
 # Every number of a reply is below this in magnitude (at most 15 digits; limiter.lua's numbers are
 # bounded far below it, docs/rate-limits.md#bounds).
 _BOUND = 10**15
-# str.translate table deleting what a reply may hold: anything left is a character it may not.
-_NOT_REPLY_CHARS = dict.fromkeys(map(ord, "0123456789,-"))
+# str.translate table deleting a reply's digits and commas: all that may be left is "-".
+_DIGITS_AND_COMMAS = dict.fromkeys(map(ord, "0123456789,"))
 _new = tuple.__new__
 # Bound of the per-engine plan cache; a full cache is simply dropped (cheaper than an LRU's
 # bookkeeping on every call, and a miss only costs encoding one request).
@@ -201,40 +201,47 @@ def _decision(
     # bounded number), remaining and reset >= 0, retry >= 0 or -1, and exactly the fields of these
     # windows. int() alone would read "1_700", " 7", Arabic-Indic digits or a 40-digit retry, and a
     # Retry-After of 10^37 s is no answer; anything else is the engine's reply error, which the
-    # limiter decides by the failure mode (docs/rate-limits.md#when-redis-fails). The checks are one
-    # C-level translate (the alphabet) and chained comparisons, not a regex (a third of the parse).
+    # limiter decides by the failure mode (docs/rate-limits.md#when-redis-fails). The usual reply
+    # (digits and commas only) costs one C-level translate and one max(); only a reply with a "-"
+    # (a retry of -1) has its fields compared one by one.
+    if isinstance(reply, bytes):
+        other = reply.translate(None, b"0123456789,")
+        fields = reply.split(b",")
+    elif isinstance(reply, str) and reply.isascii():
+        other = reply.translate(_DIGITS_AND_COMMAS).encode()
+        fields = reply.split(",")  # type: ignore[assignment]
+    else:
+        raise LimiterReplyError(f"unreadable limiter reply of type {type(reply).__name__}")
+    if other and other.strip(b"-"):
+        raise LimiterReplyError("limiter reply with a character other than an ASCII digit, ',' or '-'")
     try:
-        if isinstance(reply, bytes):
-            if reply.translate(None, b"0123456789,-"):
-                raise ValueError("a character other than an ASCII digit, ',' or '-'")
-            values = [*map(int, reply.split(b","))]
-        elif isinstance(reply, str):
-            if not reply.isascii() or reply.translate(_NOT_REPLY_CHARS):
-                raise ValueError("a character other than an ASCII digit, ',' or '-'")
-            values = [*map(int, reply.split(","))]
-        else:
-            raise ValueError(f"a {type(reply).__name__} reply")
-    except ValueError as error:
-        raise LimiterReplyError(f"unreadable limiter reply: {error}") from None
+        values = [*map(int, fields)]
+    except ValueError:
+        raise LimiterReplyError("limiter reply with a field that is no integer") from None
     if len(values) != 2 + _FIELDS_PER_WINDOW * len(heads):
         raise LimiterReplyError(f"unexpected limiter reply of {len(values)} fields for {len(heads)} windows")
-    seconds, micros = values[0], values[1]
-    if not (0 <= seconds < _BOUND and 0 <= micros < 1_000_000):
-        raise LimiterReplyError("limiter reply with an impossible Redis time")
+    if max(values) >= _BOUND or (other and not _negatives_allowed(values)):
+        raise LimiterReplyError("limiter reply out of bounds")
     results = []
     all_allowed = True
     i = 2
     for head in heads:
-        remaining, reset, retry = values[i], values[i + 1], values[i + 2]
-        if not (0 <= remaining < _BOUND and 0 <= reset < _BOUND and -1 <= retry < _BOUND):
-            raise LimiterReplyError(f"limiter reply out of bounds for window {head[1]!r}")
+        retry = values[i + 2]
         # A window admits exactly when it has no wait (limiter.lua: a denied one has one, or -1).
         allowed = retry == 0
         if not allowed:
             all_allowed = False
-        results.append(_new(WindowResult, (*head, allowed, remaining, reset, retry)))
+        results.append(_new(WindowResult, (*head, allowed, values[i], values[i + 1], retry)))
         i += _FIELDS_PER_WINDOW
     # Decision's fields in order: allowed, windows, cost, now_ms, degraded, blocked,
     # block_retry_after, policies. Redis TIME comes as seconds and microseconds.
-    now_ms = seconds * 1000 + micros // 1000
+    now_ms = values[0] * 1000 + values[1] // 1000
     return _new(Decision, (all_allowed, results, cost, now_ms, False, False, 0, policies))
+
+
+def _negatives_allowed(values: list[int]) -> bool:
+    """Only a retry may be negative, and only -1 (the cost can never fit); a bounded magnitude too."""
+    for i, value in enumerate(values):
+        if value < 0 and (value != -1 or i < 2 or (i - 2) % _FIELDS_PER_WINDOW != 2):
+            return False
+    return True
