@@ -5,11 +5,14 @@ from __future__ import annotations
 import pytest
 import redis
 
+from gatehouse.errors import ServiceUnavailableError
 from gatehouse.ratelimit.decision import Decision, WindowResult, scoped_windows
 from gatehouse.ratelimit.errors import LimiterReplyError, LimiterUnavailable
 from gatehouse.ratelimit.keys import keys_for
 from gatehouse.ratelimit.policies import DEFAULT_POLICIES, Policy, Window
 from gatehouse.ratelimit.redis_engine import RedisEngine, outage_code, parse_reply, script_args
+from gatehouse.ratelimit.service import RateLimiter
+from gatehouse.resilience.local_breaker import BreakerState
 
 
 def capture(engine, reply):
@@ -63,9 +66,9 @@ def test_reply_parses_into_the_decision_a_plain_constructor_builds():
         assert decision == expected
         assert type(decision) is Decision and all(type(w) is WindowResult for w in decision.windows)
         assert decision.binding.name == "second" and decision.retry_after == 1
-    with pytest.raises(ValueError):
+    with pytest.raises(LimiterReplyError):
         parse_reply(b"1,1,2", windows, 1)
-    with pytest.raises(ValueError):
+    with pytest.raises(LimiterReplyError):
         parse_reply(b"1,0,1,x,0,1,2,0", scoped_windows([DEFAULT_POLICIES["free"]]), 1)
 
 
@@ -150,3 +153,77 @@ def test_the_engine_raises_outages_as_unavailable_and_other_replies_as_reply_err
     engine._call = fail
     with pytest.raises(LimiterUnavailable if outage else LimiterReplyError):
         engine.evaluate("s", windows, 1)
+
+
+_TWO_WINDOWS = scoped_windows([DEFAULT_POLICIES["starter"]])  # hour and second
+_GOOD = "1700000000,123456,999,3600000,0,19,1000,0"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "1700000000,123456,1_000,3600000,0,19,1000,0",  # int() reads an underscore
+        "1700000000,123456, 999,3600000,0,19,1000,0",  # and surrounding whitespace
+        "1700000000,123456,999 ,3600000,0,19,1000,0",
+        "1700000000,123456,999,3600000,0,19,1000,0\n",
+        "1700000000,123456,٩٩٩,3600000,0,19,1000,0",  # and non-ASCII digits
+        "1700000000,123456,+999,3600000,0,19,1000,0",
+        "1700000000,123456,-1,3600000,0,19,1000,0",  # negative remaining
+        "1700000000,123456,999,-5,0,19,1000,0",  # negative reset
+        "1700000000,123456,999,3600000,-2,19,1000,0",  # retry below -1
+        "1700000000,123456,999,3600000,0,19,1000,-" + "9" * 40,
+        "1700000000,123456,999,3600000,0,19,1000,--1",
+        "1700000000,123456,999,3600000,0,19,1000,1-1",
+        "1700000000,123456,999,3600000,0,19,1000,-",
+        "1700000000,-1,999,3600000,0,19,1000,0",
+        "1700000000,123456,999,3600000,0,19,1000," + "9" * 40,  # a Retry-After of ~10^37 s
+        "1700000000,123456,999,3600000,0,19,1000,1234567890123456",  # 16 digits
+        "1700000000,123456,999,3600000,0,19,1000,",  # an empty field
+        "1700000000,123456,999,3600000,0,19,1000",  # a field short
+        _GOOD + ",0",  # a field over
+        _GOOD + ",0,0,0",  # a window over
+        "-1700000000,123456,999,3600000,0,19,1000,0",  # Redis time before 1970
+        "",
+    ],
+)
+def test_a_malformed_reply_is_a_reply_error(reply):
+    # Given a reply limiter.lua cannot have sent, Then it is refused as the engine's reply error (which
+    # RateLimiter decides by the failure mode, never a 500), on both reply types and on the engine path.
+    for raw in (reply, reply.encode()):
+        with pytest.raises(LimiterReplyError):
+            parse_reply(raw, _TWO_WINDOWS, 1)
+    engine = RedisEngine(redis.Redis())
+    capture(engine, reply.encode())
+    with pytest.raises(LimiterReplyError):
+        engine.evaluate("s", _TWO_WINDOWS, 1)
+
+
+@pytest.mark.parametrize(
+    "reply, retries",
+    [
+        (_GOOD, (0, 0)),
+        ("1700000000,123456,0,1000,-1,0,999999999999999,999999999999999", (-1, 999999999999999)),
+        ("0,0,0,0,0,000000000000000,0,0", (0, 0)),
+    ],
+)
+def test_well_formed_replies_at_the_bounds_parse(reply, retries):
+    for raw in (reply, reply.encode()):
+        decision = parse_reply(raw, _TWO_WINDOWS, 1)
+        assert tuple(w.retry_after_ms for w in decision.windows) == retries
+
+
+def test_a_malformed_reply_is_decided_by_the_failure_mode_not_a_500():
+    # Given an engine whose Redis answers a retry of 40 digits
+    engine = RedisEngine(redis.Redis())
+    capture(engine, b"1700000000,123456,999,3600000,0,19,1000," + b"9" * 40)
+    limiter = RateLimiter(lambda: engine)
+    starter = DEFAULT_POLICIES["starter"]
+    # When an open policy is checked, Then the fallback decides (degraded), and Redis having answered,
+    # the breaker stays closed
+    for _ in range(5):
+        decision = limiter.check("s", [starter])
+        assert decision.degraded and decision.allowed
+    assert limiter.breaker.state is BreakerState.CLOSED
+    # And a closed policy answers 503, not a 500
+    with pytest.raises(ServiceUnavailableError):
+        limiter.check("s", [starter.model_copy(update={"failure_mode": "closed"})])

@@ -1,11 +1,14 @@
 -- Decides every window of one request atomically, in one round trip, on Redis time.
 --
 -- KEYS[i]   state of window i; every key of a check shares one {subject} hash tag.
--- ARGV[1]   "c" check: charge every window when every window admits; "p" peek: never charge.
--- ARGV[2]   cost, an integer >= 0.
--- ARGV[2+i] window i as "<algorithm>,<limit>,<period us>,<burst>": algorithm "g" (GCRA) or
---           "s" (sliding-window counter; burst unused). One packed argument, not four: Redis
---           builds ARGV afresh for every call, and a longer one costs more than string.match.
+-- ARGV[1]   the cost as a signed integer: "<cost>" checks (every window is charged when every window
+--           admits), "-<cost>" peeks (nothing is charged). A cost of 0 charges nothing either.
+-- ARGV[2]   every window, in KEYS order, as "<algorithm><period us>,<b>,<c>;" each:
+--           "g<period us>,<interval us>,<tolerance us>;" for GCRA, the caller having computed
+--           interval = ceil(period / limit) and tolerance = interval * burst; and
+--           "s<period us>,<limit>,0;" for the sliding-window counter. Two arguments whatever the
+--           number of windows: Redis builds ARGV afresh for every call, about 1.1k instructions an
+--           argument, more than one string.match over a longer one costs.
 -- Reply     one status reply "seconds,microseconds" (Redis TIME as it came) then
 --           ",remaining,reset_after_ms,retry_after_ms" per window: a flat string parses far
 --           faster than a RESP array in redis-py, and a status reply ("+...") is one line to read
@@ -23,32 +26,40 @@
 -- Time is integer microseconds (TIME is exact below 2^53): integer arithmetic keeps "exactly
 -- the limit" exact where fractional emission intervals would drift.
 --
--- Speed (measured with INFO commandstats, docs/rate-limits.md#what-a-check-costs-redis): past the
--- redis.call()s, the script's cost is allocation and number <-> string conversion, far more than
--- arithmetic. So no table is built per check (each window's numbers stay in the locals of its
--- own call of decide), every number goes through string.format's "%d" (an integer printf;
--- tostring and concatenation use "%.14g", two to three times slower), a peek or a denied check
--- formats no state, and a charge that keeps the deadline overwrites in place with SETRANGE.
+-- Speed (callgrind on redis-server, docs/rate-limits.md#what-a-check-costs-redis): past the
+-- redis.call()s and the arguments, a script's cost is its calls of C functions (string.format
+-- about 2.2k instructions, tonumber 1.8k, string.match 2.7k to 3.4k, math.floor 0.5k) and
+-- number <-> string conversion, far more than arithmetic. So: no table is built per check (each
+-- window's numbers stay in the locals of its own call of decide); a string becomes a number by
+-- arithmetic ("s + 0", 0.7k) rather than tonumber; floor(x) is "x - x % 1" and ceil(x) is
+-- "x + (-x) % 1" (the same doubles as math.floor and math.ceil, as virtual-machine arithmetic);
+-- every number goes out through string.format's "%d" (tostring and concatenation use "%.14g",
+-- two to three times slower, and inexact past 10^14), one call per window for its reply, with a
+-- literal 0 for the usual retry; a sliding counter charged within its bucket reuses the stored
+-- bucket and previous count as they were read; a peek or a denied check formats no state, and a
+-- charge that keeps the deadline overwrites in place with SETRANGE.
 
 local t = redis.call('TIME')
 local stored = redis.call('MGET', unpack(KEYS))
+local match, format, call, windows = string.match, string.format, redis.call, ARGV[2]
 
--- Judges window i, then (by recursion) every window after it, `allowed` saying whether all those
--- before it admit. Once the deepest call has judged the last window, whether the request is
--- charged is known; on the way back each window charges (or not) and formats its part of the
--- reply. Returns that verdict and the reply of windows i..n.
-local function decide(i, allowed, now, cost, charge, n)
-  local floor, ceil = math.floor, math.ceil
-  local algorithm, limit, period, burst = string.match(ARGV[2 + i], '^(%a),(%d+),(%d+),(%d+)$')
-  limit, period = limit + 0, period + 0
+-- Judges window i (its argument starting at position `from` of ARGV[2]), then (by recursion) every
+-- window after it, `allowed` saying whether all those before it admit. Once the deepest call has
+-- judged the last window, whether the request is charged is known; on the way back each window
+-- charges (or not) and formats its part of the reply. Returns that verdict and the reply of
+-- windows i..n.
+local function decide(i, from, allowed, now, cost, charge, n)
+  local algorithm, period, b, c, after = match(windows, '^(%a)(%d+),(%d+),(%d+);()', from)
+  period = period + 0
   local s = stored[i]
   local gcra = algorithm == 'g'
-  local ok, interval, tolerance, old, tat, new_tat, wait, idx, left, cur, prev, b, used
+  local ok, interval, tolerance, limit, old, tat, new_tat, wait, idx, left, cur, prev, bs, cs, ps, used, q
   if gcra then
     -- GCRA: TAT is the theoretical arrival time; a request fits while TAT - now <= burst * T.
     -- A whole-microsecond T rounds the rate down by < 1 us per request: never over-admits.
-    interval = ceil(period / limit)
-    tolerance = interval * burst
+    interval, tolerance = b + 0, c + 0
+    -- tonumber, not "s + 0": a value that is no number (written by hand) reads as no state, and
+    -- the charge overwrites it, rather than failing every check until it expires.
     old = tonumber(s)
     tat = old or 0
     if tat < now then tat = now end
@@ -57,17 +68,19 @@ local function decide(i, allowed, now, cost, charge, n)
     ok = wait <= 0
   else
     -- Sliding counter: epoch-aligned buckets; estimate = previous * overlap + current.
-    idx = floor(now / period)
+    limit = b + 0
+    q = now / period
+    idx = q - q % 1
     left = period - (now - idx * period)
     cur, prev = 0, 0
     if s then
-      local c, p
-      b, c, p = string.match(s, '^(%d+):(%d+):(%d+)$')
-      b = tonumber(b)
-      if b == idx then
-        cur, prev = c + 0, p + 0
-      elseif b == idx - 1 then
-        prev = c + 0
+      bs, cs, ps = match(s, '^(%d+):(%d+):(%d+)$')
+      local bucket = bs and bs + 0 -- not "b:c:p" (written by hand): no state, overwritten
+      if bucket == idx then
+        cur, prev = cs + 0, ps + 0
+      else
+        bs = nil -- another bucket: a charge writes all three numbers afresh
+        if bucket == idx - 1 then prev = cs + 0 end
       end
     end
     used = prev * left / period + cur
@@ -77,7 +90,7 @@ local function decide(i, allowed, now, cost, charge, n)
   allowed = allowed and ok
   local charged, rest = allowed and charge, ''
   if i < n then
-    charged, rest = decide(i + 1, allowed, now, cost, charge, n)
+    charged, rest = decide(i + 1, after, allowed, now, cost, charge, n)
   end
 
   -- Pass back: charge every window, or none (a denied request costs nothing).
@@ -86,25 +99,36 @@ local function decide(i, allowed, now, cost, charge, n)
     local at = tat
     if charged then
       at = new_tat
-      value = string.format('%d', new_tat)
+      value = format('%d', new_tat)
       -- Expires at the end of the period holding the TAT: never before the TAT (after which the
       -- state is empty anyway), and unchanged while the TAT stays in that period.
-      deadline = (floor(new_tat / period) + 1) * period
-      if old and deadline == (floor(old / period) + 1) * period then deadline = false end
+      q = new_tat / period
+      deadline = (q - q % 1 + 1) * period
+      if old then
+        q = old / period
+        if deadline == (q - q % 1 + 1) * period then deadline = false end
+      end
     end
-    remaining = floor((tolerance - (at - now)) / interval)
+    q = (tolerance - (at - now)) / interval
+    remaining = q - q % 1
     reset = at - now
     if ok then retry = 0 elseif cost * interval > tolerance then retry = -1 else retry = wait end
   else
     local spent, count = 0, cur
     if charged then
       spent, count = cost, cur + cost
-      value = string.format('%d:%d:%d', idx, count, prev)
       -- Expires once this bucket has decayed out of the next one: the same deadline for a whole
-      -- bucket, so only a bucket's first charge sets it.
-      if b == idx then deadline = false else deadline = (idx + 2) * period end
+      -- bucket, so only a bucket's first charge sets it. Within the bucket only the count changes.
+      if bs then
+        value = bs .. ':' .. format('%d', count) .. ':' .. ps
+        deadline = false
+      else
+        value = format('%d:%d:%d', idx, count, prev)
+        deadline = (idx + 2) * period
+      end
     end
-    remaining = floor(limit - used - spent)
+    q = limit - used - spent
+    remaining = q - q % 1
     -- Fully reset when this bucket's count has decayed out too (up to two periods away).
     if count > 0 then reset = left + period elseif prev > 0 then reset = left else reset = 0 end
     if ok then
@@ -115,33 +139,38 @@ local function decide(i, allowed, now, cost, charge, n)
       local excess = used + cost - limit
       if prev > 0 and cur + cost <= limit then
         -- Only the previous bucket's weight is in the way; it decays within this bucket.
-        retry = ceil(excess * period / prev)
+        q = excess * period / prev
+        retry = q + (-q) % 1
       elseif cur <= limit - cost then
         retry = left
       else
         -- After the rollover this bucket's count decays in turn.
-        retry = left + ceil((1 - (limit - cost) / cur) * period)
+        q = (1 - (limit - cost) / cur) * period
+        retry = left + q + (-q) % 1
       end
     end
   end
   if charged then
     if deadline then
-      redis.call('SET', KEYS[i], value, 'PXAT', deadline / 1000)
+      call('SET', KEYS[i], value, 'PXAT', deadline / 1000)
     elseif #value >= #s then
       -- The deadline stays, so the TTL must: a charge only grows the TAT or the bucket's count,
       -- so the new value is never shorter and SETRANGE at 0 replaces it whole, keeping the TTL,
       -- for less than SET ... KEEPTTL costs.
-      redis.call('SETRANGE', KEYS[i], '0', value)
+      call('SETRANGE', KEYS[i], '0', value)
     else
-      redis.call('SET', KEYS[i], value, 'KEEPTTL')
+      call('SET', KEYS[i], value, 'KEEPTTL')
     end
   end
   if remaining < 0 then remaining = 0 end
-  if retry > 0 then retry = ceil(retry / 1000) end
-  if reset > 0 then reset = ceil(reset / 1000) else reset = 0 end
-  return charged, string.format(',%d,%d,%d', remaining, reset, retry) .. rest
+  if reset > 0 then q = reset / 1000; reset = q + (-q) % 1 else reset = 0 end
+  if retry == 0 then return charged, format(',%d,%d,0', remaining, reset) .. rest end
+  if retry > 0 then q = retry / 1000; retry = q + (-q) % 1 end
+  return charged, format(',%d,%d,%d', remaining, reset, retry) .. rest
 end
 
-local cost = ARGV[2] + 0
-local _, reply = decide(1, true, t[1] * 1000000 + t[2], cost, ARGV[1] == 'c' and cost > 0, #KEYS)
+local c = ARGV[1] + 0
+local cost = c
+if c < 0 then cost = -c end
+local _, reply = decide(1, 1, true, t[1] * 1000000 + t[2], cost, c > 0, #KEYS)
 return {ok = t[1] .. ',' .. t[2] .. reply}

@@ -25,8 +25,12 @@ from gatehouse.ratelimit.errors import LimiterReplyError, LimiterUnavailable
 from gatehouse.ratelimit.keys import keys_for
 from gatehouse.ratelimit.policies import Window
 
-_ALGORITHM_CODE = {"gcra": "g", "sliding": "s"}
 _FIELDS_PER_WINDOW = 3
+# Every number of a reply is below this in magnitude (at most 15 digits; limiter.lua's numbers are
+# bounded far below it, docs/rate-limits.md#bounds).
+_BOUND = 10**15
+# str.translate table deleting a reply's digits and commas: all that may be left is "-".
+_DIGITS_AND_COMMAS = dict.fromkeys(map(ord, "0123456789,"))
 _new = tuple.__new__
 # Bound of the per-engine plan cache; a full cache is simply dropped (cheaper than an LRU's
 # bookkeeping on every call, and a miss only costs encoding one request).
@@ -45,14 +49,19 @@ def limiter_script() -> tuple[str, str]:
 
 
 def window_arg(window: Window) -> str:
-    """A window as limiter.lua's packed "<alg>,<limit>,<period us>,<burst>" argument."""
-    burst = window.effective_burst if window.algorithm == "gcra" else 0
-    return f"{_ALGORITHM_CODE[window.algorithm]},{window.limit},{window.period_seconds * 1_000_000},{burst}"
+    """A window as limiter.lua reads it: "g<period us>,<interval us>,<tolerance us>;" for GCRA (the
+    interval rounded up to a whole microsecond, as algorithms.gcra does), "s<period us>,<limit>,0;"
+    for the sliding counter."""
+    period = window.period_seconds * 1_000_000
+    if window.algorithm == "gcra":
+        interval = -(-period // window.limit)
+        return f"g{period},{interval},{interval * window.effective_burst};"
+    return f"s{period},{window.limit},0;"
 
 
 def script_args(windows: list[ScopedWindow], cost: int, *, peek: bool) -> list[str | int]:
-    """ARGV for limiter.lua: mode, cost, then one packed window argument per window."""
-    return ["p" if peek else "c", cost, *(window_arg(s.window) for s in windows)]
+    """ARGV for limiter.lua: the cost (negated for a peek), then every window in one argument."""
+    return [-cost if peek else cost, "".join(window_arg(s.window) for s in windows)]
 
 
 class _Plan(NamedTuple):
@@ -187,9 +196,32 @@ def _decision(
     # bytecode costs several times what a warm microbenchmark says: every field becomes an int in
     # one C-level pass, the fixed fields come prebuilt and the tuples are made with tuple.__new__
     # (no NamedTuple __new__ frame).
-    values = [*map(int, reply.split(b",") if isinstance(reply, bytes) else reply.split(","))]
+    #
+    # Strict: every field is an ASCII integer below 10^15 in magnitude (limiter.lua's "%d" of a
+    # bounded number), remaining and reset >= 0, retry >= 0 or -1, and exactly the fields of these
+    # windows. int() alone would read "1_700", " 7", Arabic-Indic digits or a 40-digit retry, and a
+    # Retry-After of 10^37 s is no answer; anything else is the engine's reply error, which the
+    # limiter decides by the failure mode (docs/rate-limits.md#when-redis-fails). The usual reply
+    # (digits and commas only) costs one C-level translate and one max(); only a reply with a "-"
+    # (a retry of -1) has its fields compared one by one.
+    if isinstance(reply, bytes):
+        other = reply.translate(None, b"0123456789,")
+        fields = reply.split(b",")
+    elif isinstance(reply, str) and reply.isascii():
+        other = reply.translate(_DIGITS_AND_COMMAS).encode()
+        fields = reply.split(",")  # type: ignore[assignment]
+    else:
+        raise LimiterReplyError(f"unreadable limiter reply of type {type(reply).__name__}")
+    if other and other.strip(b"-"):
+        raise LimiterReplyError("limiter reply with a character other than an ASCII digit, ',' or '-'")
+    try:
+        values = [*map(int, fields)]
+    except ValueError:
+        raise LimiterReplyError("limiter reply with a field that is no integer") from None
     if len(values) != 2 + _FIELDS_PER_WINDOW * len(heads):
-        raise ValueError(f"unexpected limiter reply of {len(values)} fields for {len(heads)} windows")
+        raise LimiterReplyError(f"unexpected limiter reply of {len(values)} fields for {len(heads)} windows")
+    if max(values) >= _BOUND or (other and not _negatives_allowed(values)):
+        raise LimiterReplyError("limiter reply out of bounds")
     results = []
     all_allowed = True
     i = 2
@@ -205,3 +237,11 @@ def _decision(
     # block_retry_after, policies. Redis TIME comes as seconds and microseconds.
     now_ms = values[0] * 1000 + values[1] // 1000
     return _new(Decision, (all_allowed, results, cost, now_ms, False, False, 0, policies))
+
+
+def _negatives_allowed(values: list[int]) -> bool:
+    """Only a retry may be negative, and only -1 (the cost can never fit); a bounded magnitude too."""
+    for i, value in enumerate(values):
+        if value < 0 and (value != -1 or i < 2 or (i - 2) % _FIELDS_PER_WINDOW != 2):
+            return False
+    return True

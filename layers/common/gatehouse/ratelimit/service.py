@@ -121,7 +121,8 @@ class RateLimiter:
         if not policies:
             raise ValueError("a check needs at least one policy")
         override = self.overrides.get(subject if override_subject is None else override_subject)
-        effective = apply_override(policies, override, self._wall_clock())
+        # The usual request has no override: no clock, no copy of the policies.
+        effective = policies if override is None else apply_override(policies, override, self._wall_clock())
         if isinstance(effective, Blocked):
             return self._blocked(policies, effective, cost)
         windows = self._scoped_windows(effective, owner)
