@@ -1,7 +1,7 @@
 """Campaign routes: create, list, read, change, cancel, engage; a campaign's lifecycle and timers.
 
 The area's use cases, records, views and adapters are imported by the first request (`_service`),
-and the answers name their views (`json_answer`): the function's import holds the request
+and the answers name their views (`JsonAnswer`): the function's import holds the request
 models and the routes only (docs/metrics.md#cold-start).
 """
 
@@ -22,11 +22,9 @@ from gatehouse.campaigns.requests import (
 )
 from gatehouse.guards import principal_of
 from gatehouse.principal import Principal
-from gatehouse.routes.declare import json_answer, route
+from gatehouse.routes.declare import JsonAnswer, route
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-
     from gatehouse.campaigns.service import CampaignsService
 
 router = Router()
@@ -38,8 +36,8 @@ TimerStatus = Literal["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]
 TimerType = Annotated[str, Query(min_length=1, max_length=32, pattern=r"^[A-Z][A-Z0-9_]*$")]
 
 
-def _json(description: str, view: str) -> OpenAPIResponse:
-    return json_answer(description, f"gatehouse.campaigns.views:{view}")
+def _json(description: str, view: str) -> JsonAnswer:
+    return JsonAnswer(description, f"gatehouse.campaigns.views:{view}")
 
 
 def _caller() -> Principal:
@@ -146,7 +144,7 @@ def campaign_lifecycle(campaignId: CampaignIdPath) -> dict[str, Any]:
     "GET /v1/campaigns/{campaignId}/timers",
     summary="A campaign's timers, soonest first",
     tags=TAGS,
-    responses={200: json_answer("a page of timers", "gatehouse.timers.views:TimerPage")},
+    responses={200: JsonAnswer("a page of timers", "gatehouse.timers.views:TimerPage")},
 )
 def campaign_timers(
     campaignId: CampaignIdPath,
@@ -164,7 +162,7 @@ def campaign_timers(
     "POST /v1/campaigns/{campaignId}/timers/{timerId}/execute",
     summary="Fire a PENDING timer now (409 for any other state)",
     tags=TAGS,
-    responses={200: json_answer("the fired timer", "gatehouse.timers.views:TimerView")},
+    responses={200: JsonAnswer("the fired timer", "gatehouse.timers.views:TimerView")},
 )
 def execute_timer(campaignId: CampaignIdPath, timerId: TimerIdPath) -> dict[str, Any]:
     return _service().execute_timer(_caller(), campaignId, timerId).to_public()
@@ -175,7 +173,7 @@ def execute_timer(campaignId: CampaignIdPath, timerId: TimerIdPath) -> dict[str,
     "DELETE /v1/campaigns/{campaignId}/timers/{timerId}",
     summary="Cancel a PENDING or FAILED timer and its schedule (409 otherwise)",
     tags=TAGS,
-    responses={200: json_answer("the cancelled timer", "gatehouse.timers.views:TimerView")},
+    responses={200: JsonAnswer("the cancelled timer", "gatehouse.timers.views:TimerView")},
 )
 def cancel_timer(
     campaignId: CampaignIdPath, timerId: TimerIdPath, request: Annotated[CancelTimerRequest | None, Body()] = None

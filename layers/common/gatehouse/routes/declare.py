@@ -4,7 +4,7 @@ The route key is the one string a route is known by (template.yaml, the scope an
 group in gatehouse.route_rules, the router); this helper turns it into Powertools' method and
 path and states the scope in the OpenAPI description, so the three cannot drift apart.
 
-An answer may name its model instead of holding it (`json_answer("created", "pkg.views:View")`):
+An answer may name its model instead of holding it (`JsonAnswer("created", "pkg.views:View")`):
 Powertools reads answer models only to document them, so the function carries the description
 alone and the view classes are imported when the document is generated (`document_answers`),
 not by the function's import (docs/metrics.md#cold-start).
@@ -28,31 +28,27 @@ if TYPE_CHECKING:
 _PARAMETER = re.compile(r"\{(\w+)\}")
 
 
-class NamedModel:
-    """An answer model named "package.module:Class", imported by `document_answers` only."""
-
-    __slots__ = ("reference",)
-
-    def __init__(self, reference: str) -> None:
-        self.reference = reference
-
-    def load(self) -> type:
-        module, _, name = self.reference.partition(":")
-        model: type = getattr(importlib.import_module(module), name)
-        return model
-
-
-# handler -> its answers as written, with NamedModel in place of the classes (filled by route()).
-_DOCUMENTED: dict[Callable[..., Any], dict[int, OpenAPIResponse]] = {}
-
-
-def json_answer(description: str, model: str) -> OpenAPIResponse:
+class JsonAnswer:
     """A JSON answer documented with the model named "package.module:Class" (see the module's doc)."""
-    return {"description": description, "content": {"application/json": {"model": NamedModel(model)}}}  # type: ignore[typeddict-item]
+
+    __slots__ = ("description", "model")
+
+    def __init__(self, description: str, model: str) -> None:
+        self.description = description
+        self.model = model
+
+    def served(self) -> OpenAPIResponse:
+        """What Powertools keeps on a serving route: the description, no model to analyse."""
+        return {"description": self.description}
+
+    def documented(self) -> OpenAPIResponse:
+        module, _, name = self.model.partition(":")
+        model: type = getattr(importlib.import_module(module), name)
+        return {"description": self.description, "content": {"application/json": {"model": model}}}
 
 
-def _named(answer: OpenAPIResponse) -> bool:
-    return any(isinstance(media.get("model"), NamedModel) for media in answer.get("content", {}).values())
+# handler -> its answers as written, JsonAnswer included (filled by route(), read by document_answers).
+_DOCUMENTED: dict[Callable[..., Any], dict[int, Any]] = {}
 
 
 def route(router: Router, route_key: str, *, description: str | None = None, **openapi: Any) -> Callable:
@@ -63,13 +59,10 @@ def route(router: Router, route_key: str, *, description: str | None = None, **o
     method, path = route_key.split(" ", 1)
     needs = f"Requires scope `{rule.scope}` (or `admin`)." if rule.scope else "Any authenticated caller."
     text = f"{description}\n\n{needs}" if description else needs
-    answers: dict[int, OpenAPIResponse] | None = openapi.get("responses")
-    if not answers or not any(_named(answer) for answer in answers.values()):
+    answers: dict[int, Any] = openapi.get("responses") or {}
+    if not any(isinstance(answer, JsonAnswer) for answer in answers.values()):
         return router.route(_PARAMETER.sub(r"<\1>", path), method, description=text, **openapi)
-    # What Powertools keeps at run time: each named answer without its model.
-    openapi["responses"] = {
-        code: {"description": answer["description"]} if _named(answer) else answer for code, answer in answers.items()
-    }
+    openapi["responses"] = {code: _served(answer) for code, answer in answers.items()}
     register = router.route(_PARAMETER.sub(r"<\1>", path), method, description=text, **openapi)
 
     def declare(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -79,18 +72,18 @@ def route(router: Router, route_key: str, *, description: str | None = None, **o
     return declare
 
 
-def _loaded(answer: OpenAPIResponse) -> OpenAPIResponse:
-    content = {
-        media_type: {**media, "model": media["model"].load()} if isinstance(media.get("model"), NamedModel) else media
-        for media_type, media in answer.get("content", {}).items()
-    }
-    return {**answer, "content": content}  # type: ignore[typeddict-item]
+def _served(answer: JsonAnswer | OpenAPIResponse) -> OpenAPIResponse:
+    return answer.served() if isinstance(answer, JsonAnswer) else answer
+
+
+def _documented(answer: JsonAnswer | OpenAPIResponse) -> OpenAPIResponse:
+    return answer.documented() if isinstance(answer, JsonAnswer) else answer
 
 
 def document_answers(routes: Iterable[Route]) -> None:
-    """Give `routes` their named answer models, before anything reads their dependants (which cache
-    the answers): on an app built to generate the OpenAPI document, never on a serving one."""
+    """Give `routes` the models their answers name, before anything reads their dependants (which
+    cache the answers): on an app built to generate the OpenAPI document, never on a serving one."""
     for documented in routes:
         answers = _DOCUMENTED.get(documented.func)
         if answers is not None:
-            documented.responses = {code: _loaded(a) if _named(a) else a for code, a in answers.items()}
+            documented.responses = {code: _documented(answer) for code, answer in answers.items()}

@@ -16,11 +16,9 @@ from pydantic import Field
 
 from gatehouse.guards import principal_of
 from gatehouse.models import ApiRequest
-from gatehouse.routes.declare import json_answer, route
+from gatehouse.routes.declare import JsonAnswer, route
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-
     from gatehouse.timers.records import Timer, TimerAction
     from gatehouse.timers.service import RecoveryReport, TimersService
 
@@ -37,8 +35,8 @@ class RecoveryRequest(ApiRequest):
     cursor: str | None = Field(default=None, max_length=4096)
 
 
-def _json(description: str, view: str) -> OpenAPIResponse:
-    return json_answer(description, f"gatehouse.timers.views:{view}")
+def _json(description: str, view: str) -> JsonAnswer:
+    return JsonAnswer(description, f"gatehouse.timers.views:{view}")
 
 
 def _actor() -> str:
