@@ -1,4 +1,4 @@
-"""What callers send: the request bodies of the campaign routes (and of the bus events that mirror them).
+"""What callers send: the request bodies of the campaign routes (bus_requests.py: the bus events that mirror them).
 
 camelCase on the wire, unknown fields refused, timestamps RFC 3339 with an offset read as UTC
 (gatehouse.models.UtcTimestamp). Rules that involve several fields or the clock (end after
@@ -143,24 +143,3 @@ class EngagementRequest(ApiRequest):
 
 class CancelTimerRequest(ApiRequest):
     reason: Reason | None = None
-
-
-CampaignIdText = Annotated[str, StringConstraints(pattern=r"^cmp_[0-9A-Za-z]{8,40}$")]
-OwnerIdText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-
-
-class CampaignCreatedEvent(CreateCampaignRequest):
-    """`campaign.created` from another service: the create body, its owner, and optionally the id to use."""
-
-    owner_id: OwnerIdText
-    campaign_id: CampaignIdText | None = None
-
-
-class CampaignUpdatedEvent(UpdateCampaignRequest):
-    owner_id: OwnerIdText
-    campaign_id: CampaignIdText
-
-
-class CampaignCancelledEvent(CancelCampaignRequest):
-    owner_id: OwnerIdText
-    campaign_id: CampaignIdText

@@ -22,6 +22,7 @@ import pydantic
 from pydantic.alias_generators import to_camel
 
 from gatehouse.callbacks.records import new_callback_secret
+from gatehouse.campaigns.bus_requests import CampaignCancelledEvent, CampaignCreatedEvent, CampaignUpdatedEvent
 from gatehouse.campaigns.records import (
     CALLBACK_DELIVERED,
     CALLBACK_FAILED,
@@ -48,9 +49,6 @@ from gatehouse.campaigns.records import (
     new_campaign_id,
 )
 from gatehouse.campaigns.requests import (
-    CampaignCancelledEvent,
-    CampaignCreatedEvent,
-    CampaignUpdatedEvent,
     CreateCampaignRequest,
     EngagementRequest,
     UpdateCampaignRequest,

@@ -158,10 +158,12 @@ def described_api() -> APIGatewayHttpResolver:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
     from gatehouse.routes.catalog import all_routers
+    from gatehouse.routes.declare import document_answers
 
     described = APIGatewayHttpResolver(enable_validation=True)
     for router in all_routers():
         described.include_router(router)
+    document_answers(described._static_routes + described._dynamic_routes)
     return described
 
 
