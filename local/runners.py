@@ -118,6 +118,7 @@ class SchedulerRunner(_Runner):
         self.rate_override = rate_seconds_override
         self.groups = [g.name for g in template.schedule_groups.values()] + list(extra_groups)
         self.deliveries: list[Delivery] = []
+        self.polls = 0  # passes over every group completed: what tests wait on to see polls go by
         self._fired: set[tuple[Any, ...]] = set()  # one-time schedules already dispatched
         self._next_rate: dict[str, float] = {}  # schedule arn -> next epoch second to fire
         self._warned: set[str] = set()
@@ -170,6 +171,7 @@ class SchedulerRunner(_Runner):
                     # do, and the rest of this pass still runs.
                     if exc.response["Error"]["Code"] != "ResourceNotFoundException":
                         raise
+        self.polls += 1
 
     def _consider(self, group: str, summary: dict[str, Any], now: datetime) -> None:
         name = summary["Name"]
