@@ -10,6 +10,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -420,6 +421,10 @@ class RateRunner(_Runner):
         self.invoker = invoker
         self.override = seconds_override
         self.fired: dict[str, int] = {}
+        # pause(): while held, due runs are skipped (a missed tick, as a disabled rule would miss it).
+        self._gate = threading.Condition()
+        self._holds = 0
+        self._running = 0
 
     def start(self) -> RateRunner:
         for ev in self.events:
@@ -431,13 +436,40 @@ class RateRunner(_Runner):
             self._spawn(self._loop, ev, period, name=f"rate-{ev.function}-{ev.name}")
         return self
 
+    @contextlib.contextmanager
+    def paused(self, timeout: float = 30.0) -> Iterator[None]:
+        """No scheduled run starts while this is held, and none is running once it is entered.
+
+        Every function runs in this one process, so a run of the stack's own (a sweep every minute)
+        shares the environment and wiring a test sets, or the one a test drives by hand: a test that
+        needs to be the only one running a function holds this around what it does.
+        """
+        with self._gate:
+            self._holds += 1
+            if not self._gate.wait_for(lambda: self._running == 0, timeout):
+                self._holds -= 1
+                raise TimeoutError(f"a scheduled run was still running after {timeout}s")
+        try:
+            yield
+        finally:
+            with self._gate:
+                self._holds -= 1
+
     def _loop(self, ev: RateEvent, period: float) -> None:
         key = f"{ev.function}.{ev.name}"
         while not self.stop_event.wait(period):
+            with self._gate:
+                if self._holds:
+                    continue
+                self._running += 1
             try:
                 self.invoker.invoke(ev.function, self.event(ev))
             except Exception:
                 _log_exception(f"{key}: scheduled run failed")
+            finally:
+                with self._gate:
+                    self._running -= 1
+                    self._gate.notify_all()
             self.fired[key] = self.fired.get(key, 0) + 1
 
     @staticmethod
