@@ -276,7 +276,9 @@ def test_changing_times_moves_pending_timers_to_a_new_generation(local_stack, al
 # -- recovery --------------------------------------------------------------------------------------------
 
 
-def test_a_schedule_deleted_behind_our_back_is_fired_by_the_sweep(local_stack, alice, scheduler, bus):
+def test_a_schedule_deleted_behind_our_back_is_fired_by_the_sweep(
+    local_stack, alice, scheduler, bus, scheduled_runs_held
+):
     campaign = alice.create(start_in=4)
     start = timer_of(campaign, "START")
     scheduler.delete_schedule(GroupName=GROUP, Name=f"{start['timerId']}-g1")  # gone, and nobody told us
@@ -294,7 +296,7 @@ def test_a_schedule_deleted_behind_our_back_is_fired_by_the_sweep(local_stack, a
     alice("POST", f"/v1/campaigns/{campaign['id']}/cancel")
 
 
-def test_the_sweep_re_creates_a_missing_schedule_before_it_is_due(local_stack, alice, scheduler):
+def test_the_sweep_re_creates_a_missing_schedule_before_it_is_due(local_stack, alice, scheduler, scheduled_runs_held):
     campaign = alice.create(start_in=600, end_in=1200)
     start = timer_of(campaign, "START")
     scheduler.delete_schedule(GroupName=GROUP, Name=f"{start['timerId']}-g1")
@@ -319,7 +321,9 @@ def test_the_recovery_trigger_re_creates_missing_schedules(local_stack, alice, s
     alice("POST", f"/v1/campaigns/{campaign['id']}/cancel")
 
 
-def test_a_process_killed_between_transition_and_publish_still_publishes_once(local_stack, alice, bus, monkeypatch):
+def test_a_process_killed_between_transition_and_publish_still_publishes_once(
+    local_stack, alice, bus, monkeypatch, scheduled_runs_held
+):
     from gatehouse.events.runtime import event_relay
 
     campaign = alice.create()
