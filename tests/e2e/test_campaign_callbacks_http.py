@@ -123,9 +123,14 @@ def test_callback_secret_once_and_started_delivery_verifies(alice):
         assert started["data"]["status"] == "RUNNING"
         assert receiver.forged == 0
 
-        poll(lambda: lifecycle(alice, campaign["id"])["callbacks"]["delivered"] >= 1, timeout=30)
+        # The function records the outcome after the receiver answered (and timer.fired, delivered
+        # from the same batch, may be recorded first): wait for this event's own record.
+        def recorded() -> list[str]:
+            return [e["eventId"] for e in lifecycle(alice, campaign["id"])["callbacks"]["events"]]
+
+        poll(lambda: started["data"]["eventId"] in recorded(), timeout=30)
         callbacks = lifecycle(alice, campaign["id"])["callbacks"]
-        assert started["data"]["eventId"] in [e["eventId"] for e in callbacks["events"]]
+        assert callbacks["delivered"] >= 1
         assert all(e["outcome"] == "callback.delivered" for e in callbacks["events"])
     finally:
         server.stop()
