@@ -128,6 +128,7 @@ class SchedulerRunner(_Runner):
         # seconds (timers fired that late). A schedule is read again only once it is modified.
         self._schedules: dict[tuple[Any, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self._poll_lock = threading.Lock()  # held by a poll, and by paused()
         self.scheduler = client("scheduler", aws_endpoint_url)
         self.sqs = client("sqs", aws_endpoint_url)
         self.events = client("events", aws_endpoint_url)
@@ -139,10 +140,18 @@ class SchedulerRunner(_Runner):
     def _loop(self) -> None:
         while not self.stop_event.is_set():
             try:
-                self.poll()
+                with self._poll_lock:
+                    self.poll()
             except _AWS_ERRORS:
                 _log_exception("scheduler runner: polling moto failed (will retry)")
             self.stop_event.wait(self.poll_seconds)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """No poll runs while this is held (one under way finishes first), so nothing new is dispatched:
+        for a test that must change a schedule before it can fire. Deliveries already dispatched go on."""
+        with self._poll_lock:
+            yield
 
     def _list(self, group: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

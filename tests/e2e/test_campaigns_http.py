@@ -279,9 +279,10 @@ def test_changing_times_moves_pending_timers_to_a_new_generation(local_stack, al
 def test_a_schedule_deleted_behind_our_back_is_fired_by_the_sweep(
     local_stack, alice, scheduler, bus, scheduled_runs_held
 ):
-    campaign = alice.create(start_in=4)
-    start = timer_of(campaign, "START")
-    scheduler.delete_schedule(GroupName=GROUP, Name=f"{start['timerId']}-g1")  # gone, and nobody told us
+    with local_stack.scheduler_runner.paused():  # gone before it could fire, however long the create took
+        campaign = alice.create(start_in=4)
+        start = timer_of(campaign, "START")
+        scheduler.delete_schedule(GroupName=GROUP, Name=f"{start['timerId']}-g1")  # gone, and nobody told us
     with stack_env(local_stack, TIMER_SWEEP_GRACE_SECONDS="1"):
         wait_until_past(start["scheduledAt"], 1.5)  # due, and overdue by more than the grace period
         overdue = alice("GET", "/v1/timers/overdue")
@@ -614,9 +615,10 @@ def test_operators_page_pending_timers_in_order_and_process_what_is_due(local_st
     assert all(timer_of(c, kind)["timerId"] in ids for c in mine for kind in ("START", "END"))
     assert_envelope(admin("GET", "/v1/timers/pending?cursor=eyJrIjoib3RoZXIifQ"), 400, "VALIDATION_ERROR")
     # A due timer whose schedule vanished is fired by POST /v1/timers/process
-    due = alice.create(start_in=3)
-    start = timer_of(due, "START")
-    scheduler.delete_schedule(GroupName=GROUP, Name=f"{start['timerId']}-g1")
+    with local_stack.scheduler_runner.paused():  # gone before it could fire, however long the create took
+        due = alice.create(start_in=3)
+        start = timer_of(due, "START")
+        scheduler.delete_schedule(GroupName=GROUP, Name=f"{start['timerId']}-g1")
     wait_until_past(start["scheduledAt"], 0.5)
     processed = admin("POST", "/v1/timers/process", json={"limit": 1000})
     assert processed.status_code == 200, processed.text
