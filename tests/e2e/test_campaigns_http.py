@@ -425,8 +425,10 @@ def test_campaign_events_from_other_services_have_the_api_effects(local_stack, a
     assert transitions(view) == [(None, "SCHEDULED", "event.created"), ("SCHEDULED", "CANCELLED", "event.cancelled")]
     assert view["stateHistory"][0]["actor"] == "event:acme.marketing"
     assert len(alice("GET", "/v1/campaigns?limit=100").json()["items"]) == 2  # alice's own and this one
-    # Gatehouse's own campaign.cancelled went out on the same bus and did not come back in: the function
-    # saw the four events this test sent, and nothing else
+    # Gatehouse's own campaign.cancelled went out on the same bus (published by the function, in the bus
+    # runner's thread, after the cancel it committed and this test saw) and did not come back in: the
+    # function saw the four events this test sent, and nothing else
+    wait_until(lambda: bus.of("campaign.cancelled", campaignId=campaign_id), timeout=10)
     assert len(bus.of("campaign.cancelled", campaignId=campaign_id)) == 1
     wait_until(lambda: local_stack.invoker.invocations["CampaignEventsFunction"] >= before + 4, timeout=10)
     time.sleep(1.5)
