@@ -430,7 +430,7 @@ class RateRunner(_Runner):
         self.invoker = invoker
         self.override = seconds_override
         self.fired: dict[str, int] = {}
-        # pause(): while held, due runs are skipped (a missed tick, as a disabled rule would miss it).
+        # paused(): while held, due runs are skipped (a missed tick, as a disabled rule would miss it).
         self._gate = threading.Condition()
         self._holds = 0
         self._running = 0
