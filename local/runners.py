@@ -10,6 +10,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -118,6 +119,7 @@ class SchedulerRunner(_Runner):
         self.rate_override = rate_seconds_override
         self.groups = [g.name for g in template.schedule_groups.values()] + list(extra_groups)
         self.deliveries: list[Delivery] = []
+        self.polls = 0  # passes over every group completed: what tests wait on to see polls go by
         self._fired: set[tuple[Any, ...]] = set()  # one-time schedules already dispatched
         self._next_rate: dict[str, float] = {}  # schedule arn -> next epoch second to fire
         self._warned: set[str] = set()
@@ -126,6 +128,7 @@ class SchedulerRunner(_Runner):
         # seconds (timers fired that late). A schedule is read again only once it is modified.
         self._schedules: dict[tuple[Any, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self._poll_lock = threading.Lock()  # held by a poll, and by paused()
         self.scheduler = client("scheduler", aws_endpoint_url)
         self.sqs = client("sqs", aws_endpoint_url)
         self.events = client("events", aws_endpoint_url)
@@ -137,10 +140,18 @@ class SchedulerRunner(_Runner):
     def _loop(self) -> None:
         while not self.stop_event.is_set():
             try:
-                self.poll()
+                with self._poll_lock:
+                    self.poll()
             except _AWS_ERRORS:
                 _log_exception("scheduler runner: polling moto failed (will retry)")
             self.stop_event.wait(self.poll_seconds)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """No poll runs while this is held (one under way finishes first), so nothing new is dispatched:
+        for a test that must change a schedule before it can fire. Deliveries already dispatched go on."""
+        with self._poll_lock:
+            yield
 
     def _list(self, group: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -170,6 +181,7 @@ class SchedulerRunner(_Runner):
                     # do, and the rest of this pass still runs.
                     if exc.response["Error"]["Code"] != "ResourceNotFoundException":
                         raise
+        self.polls += 1
 
     def _consider(self, group: str, summary: dict[str, Any], now: datetime) -> None:
         name = summary["Name"]
@@ -418,6 +430,10 @@ class RateRunner(_Runner):
         self.invoker = invoker
         self.override = seconds_override
         self.fired: dict[str, int] = {}
+        # paused(): while held, due runs are skipped (a missed tick, as a disabled rule would miss it).
+        self._gate = threading.Condition()
+        self._holds = 0
+        self._running = 0
 
     def start(self) -> RateRunner:
         for ev in self.events:
@@ -429,13 +445,40 @@ class RateRunner(_Runner):
             self._spawn(self._loop, ev, period, name=f"rate-{ev.function}-{ev.name}")
         return self
 
+    @contextlib.contextmanager
+    def paused(self, timeout: float = 30.0) -> Iterator[None]:
+        """No scheduled run starts while this is held, and none is running once it is entered.
+
+        Every function runs in this one process, so a run of the stack's own (a sweep every minute)
+        shares the environment and wiring a test sets, or the one a test drives by hand: a test that
+        needs to be the only one running a function holds this around what it does.
+        """
+        with self._gate:
+            self._holds += 1
+            if not self._gate.wait_for(lambda: self._running == 0, timeout):
+                self._holds -= 1
+                raise TimeoutError(f"a scheduled run was still running after {timeout}s")
+        try:
+            yield
+        finally:
+            with self._gate:
+                self._holds -= 1
+
     def _loop(self, ev: RateEvent, period: float) -> None:
         key = f"{ev.function}.{ev.name}"
         while not self.stop_event.wait(period):
+            with self._gate:
+                if self._holds:
+                    continue
+                self._running += 1
             try:
                 self.invoker.invoke(ev.function, self.event(ev))
             except Exception:
                 _log_exception(f"{key}: scheduled run failed")
+            finally:
+                with self._gate:
+                    self._running -= 1
+                    self._gate.notify_all()
             self.fired[key] = self.fired.get(key, 0) + 1
 
     @staticmethod

@@ -16,7 +16,7 @@ from local.__main__ import find_bootstrap
 from local.redis_server import RedisServer
 from local.services import LocalServices
 from local.stack import LocalStack
-from tests import secret_log_guard
+from tests import secret_log_guard, stack_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,20 +89,30 @@ def _unit_tests_use_no_local_endpoints(
     if "tests/unit/" not in str(request.node.path).replace("\\", "/"):
         yield
         return
-    stale = [n for n in os.environ if n not in _PRISTINE_ENV or n.startswith("AWS_ENDPOINT_URL")]
-    changed = [n for n, v in _PRISTINE_ENV.items() if not n.startswith("AWS_ENDPOINT_URL") and os.environ.get(n) != v]
-    for name in stale:
-        monkeypatch.delenv(name)
-    for name in changed:
-        monkeypatch.setenv(name, _PRISTINE_ENV[name])
-    if stale or changed:
-        from gatehouse import wiring
+    # A stack started earlier in this process keeps running its sweep every minute, in this process:
+    # held meanwhile, so that it neither runs on this test's environment and wiring (moto's in-process
+    # mock, its tables and logs) nor has its wiring rebuilt under it mid-run.
+    with stack_runs.scheduled_runs_held():
+        stale = [n for n in os.environ if n not in _PRISTINE_ENV or n.startswith("AWS_ENDPOINT_URL")]
+        changed = [
+            n for n, v in _PRISTINE_ENV.items() if not n.startswith("AWS_ENDPOINT_URL") and os.environ.get(n) != v
+        ]
+        for name in stale:
+            monkeypatch.delenv(name)
+        for name in changed:
+            monkeypatch.setenv(name, _PRISTINE_ENV[name])
+        if stale or changed:
+            from gatehouse import wiring
 
-        wiring.reset()  # built from a stack's environment
-        yield
-        wiring.reset()  # built from the pristine one: the stack's tests that follow rebuild theirs
-    else:
-        yield
+            wiring.reset()  # built from a stack's environment
+            yield
+            # The stack's environment back first (the fixtures set up after this one are torn down
+            # already), then nothing wired from the pristine one is left: whatever is wired next,
+            # by a test or a runner, is built from the stack's.
+            monkeypatch.undo()
+            wiring.reset()
+        else:
+            yield
 
 
 @pytest.fixture(autouse=True)
@@ -144,9 +154,11 @@ def local_stack(local_services: LocalServices) -> Iterator[LocalStack]:
         services=local_services,
     )
     stack.start()
+    stack_runs.STARTED.append(stack)
     try:
         yield stack
     finally:
+        stack_runs.STARTED.remove(stack)
         stack.stop()
 
 
@@ -163,10 +175,21 @@ def fixture_stack(local_services: LocalServices) -> Iterator[LocalStack]:
         services=local_services,
     )
     stack.start()
+    stack_runs.STARTED.append(stack)
     try:
         yield stack
     finally:
+        stack_runs.STARTED.remove(stack)
         stack.stop()
+
+
+@pytest.fixture
+def scheduled_runs_held(local_stack: LocalStack) -> Iterator[None]:
+    """For a test that drives TimerSweepFunction by hand, or changes its settings with `stack_env`:
+    the stack's own sweep (every minute, in this process, on the environment the test set) is held,
+    so that what the test's sweep reports is what it did, and no other sweep acts on its settings."""
+    with stack_runs.scheduled_runs_held():
+        yield
 
 
 @pytest.fixture

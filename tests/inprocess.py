@@ -17,6 +17,7 @@ import pytest
 from moto import mock_aws
 
 from gatehouse import wiring
+from tests import stack_runs
 from tests.helpers import FakeLambdaContext, http_event
 from tests.unit.test_auth_key_store import create_table
 
@@ -109,8 +110,11 @@ class InProcessApi:
 
 @contextmanager
 def inprocess_api(redis_url: str, extra_env: dict[str, str] | None = None) -> Iterator[InProcessApi]:
-    """The functions wired to `redis_url` and a fresh moto table; everything is forgotten afterwards."""
-    with pytest.MonkeyPatch.context() as patch:
+    """The functions wired to `redis_url` and a fresh moto table; everything is forgotten afterwards.
+
+    A local stack's scheduled runs are held meanwhile (tests/stack_runs.py): they would run on this
+    environment and moto's in-process mock."""
+    with stack_runs.scheduled_runs_held(), pytest.MonkeyPatch.context() as patch:
         # A local stack of the same session may have set these process-wide; moto's mock holds no secret.
         for name in (
             "AWS_ENDPOINT_URL",

@@ -276,10 +276,13 @@ def test_changing_times_moves_pending_timers_to_a_new_generation(local_stack, al
 # -- recovery --------------------------------------------------------------------------------------------
 
 
-def test_a_schedule_deleted_behind_our_back_is_fired_by_the_sweep(local_stack, alice, scheduler, bus):
-    campaign = alice.create(start_in=4)
-    start = timer_of(campaign, "START")
-    scheduler.delete_schedule(GroupName=GROUP, Name=f"{start['timerId']}-g1")  # gone, and nobody told us
+def test_a_schedule_deleted_behind_our_back_is_fired_by_the_sweep(
+    local_stack, alice, scheduler, bus, scheduled_runs_held
+):
+    with local_stack.scheduler_runner.paused():  # gone before it could fire, however long the create took
+        campaign = alice.create(start_in=4)
+        start = timer_of(campaign, "START")
+        scheduler.delete_schedule(GroupName=GROUP, Name=f"{start['timerId']}-g1")  # gone, and nobody told us
     with stack_env(local_stack, TIMER_SWEEP_GRACE_SECONDS="1"):
         wait_until_past(start["scheduledAt"], 1.5)  # due, and overdue by more than the grace period
         overdue = alice("GET", "/v1/timers/overdue")
@@ -294,7 +297,7 @@ def test_a_schedule_deleted_behind_our_back_is_fired_by_the_sweep(local_stack, a
     alice("POST", f"/v1/campaigns/{campaign['id']}/cancel")
 
 
-def test_the_sweep_re_creates_a_missing_schedule_before_it_is_due(local_stack, alice, scheduler):
+def test_the_sweep_re_creates_a_missing_schedule_before_it_is_due(local_stack, alice, scheduler, scheduled_runs_held):
     campaign = alice.create(start_in=600, end_in=1200)
     start = timer_of(campaign, "START")
     scheduler.delete_schedule(GroupName=GROUP, Name=f"{start['timerId']}-g1")
@@ -319,7 +322,9 @@ def test_the_recovery_trigger_re_creates_missing_schedules(local_stack, alice, s
     alice("POST", f"/v1/campaigns/{campaign['id']}/cancel")
 
 
-def test_a_process_killed_between_transition_and_publish_still_publishes_once(local_stack, alice, bus, monkeypatch):
+def test_a_process_killed_between_transition_and_publish_still_publishes_once(
+    local_stack, alice, bus, monkeypatch, scheduled_runs_held
+):
     from gatehouse.events.runtime import event_relay
 
     campaign = alice.create()
@@ -420,8 +425,10 @@ def test_campaign_events_from_other_services_have_the_api_effects(local_stack, a
     assert transitions(view) == [(None, "SCHEDULED", "event.created"), ("SCHEDULED", "CANCELLED", "event.cancelled")]
     assert view["stateHistory"][0]["actor"] == "event:acme.marketing"
     assert len(alice("GET", "/v1/campaigns?limit=100").json()["items"]) == 2  # alice's own and this one
-    # Gatehouse's own campaign.cancelled went out on the same bus and did not come back in: the function
-    # saw the four events this test sent, and nothing else
+    # Gatehouse's own campaign.cancelled went out on the same bus (published by the function, in the bus
+    # runner's thread, after the cancel it committed and this test saw) and did not come back in: the
+    # function saw the four events this test sent, and nothing else
+    wait_until(lambda: bus.of("campaign.cancelled", campaignId=campaign_id), timeout=10)
     assert len(bus.of("campaign.cancelled", campaignId=campaign_id)) == 1
     wait_until(lambda: local_stack.invoker.invocations["CampaignEventsFunction"] >= before + 4, timeout=10)
     time.sleep(1.5)
@@ -610,9 +617,10 @@ def test_operators_page_pending_timers_in_order_and_process_what_is_due(local_st
     assert all(timer_of(c, kind)["timerId"] in ids for c in mine for kind in ("START", "END"))
     assert_envelope(admin("GET", "/v1/timers/pending?cursor=eyJrIjoib3RoZXIifQ"), 400, "VALIDATION_ERROR")
     # A due timer whose schedule vanished is fired by POST /v1/timers/process
-    due = alice.create(start_in=3)
-    start = timer_of(due, "START")
-    scheduler.delete_schedule(GroupName=GROUP, Name=f"{start['timerId']}-g1")
+    with local_stack.scheduler_runner.paused():  # gone before it could fire, however long the create took
+        due = alice.create(start_in=3)
+        start = timer_of(due, "START")
+        scheduler.delete_schedule(GroupName=GROUP, Name=f"{start['timerId']}-g1")
     wait_until_past(start["scheduledAt"], 0.5)
     processed = admin("POST", "/v1/timers/process", json={"limit": 1000})
     assert processed.status_code == 200, processed.text

@@ -114,6 +114,13 @@ def poll(predicate: Callable[[], Any], timeout: float, interval: float = 0.1) ->
     return time.monotonic() - start
 
 
+def wait_out_authorizer_cache(stack: Any, since: float) -> None:
+    """Until every decision the emulator cached before `since` (time.monotonic()) has expired: one
+    authorizer TTL later. A wait for a known moment, not for something to happen: however slow the
+    machine, a request sent after it is authorized afresh."""
+    time.sleep(max(0.0, since + stack.template.authorizer.ttl - time.monotonic()))
+
+
 @contextlib.contextmanager
 def stack_env(stack: Any, **values: str) -> Iterator[None]:
     """Run with some of the stack's environment changed; a fresh authorizer either side."""

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from local.resources import client
+from local.runners import at_time
 from local.template import arn_for
 
 pytestmark = pytest.mark.integration
@@ -95,16 +96,23 @@ def test_future_schedule_waits_and_none_action_fires_once_and_stays(
     fixture_stack, fixture_module, scheduler, wait_until
 ):
     marker = f"none-{uuid.uuid4().hex[:8]}"
-    create_one_time(scheduler, fixture_stack, marker, {"marker": marker}, action="NONE", expression=at_expression(2))
-    assert not events_for(fixture_module, marker)
-    wait_until(lambda: events_for(fixture_module, marker), timeout=6)
-    wait_until(lambda: any(d.schedule == marker and d.ok for d in fixture_stack.scheduler_runner.deliveries))
-    # Several more polls go by: it never fires twice, and it is still there.
-    polls = fixture_stack.scheduler_runner.poll_seconds
-    import time
+    expression = at_expression(2)
+    create_one_time(scheduler, fixture_stack, marker, {"marker": marker}, action="NONE", expression=expression)
+    runner = fixture_stack.scheduler_runner
 
-    time.sleep(polls * 4)
+    def deliveries() -> list:
+        return [d for d in runner.deliveries if d.schedule == marker]
+
+    (delivery,) = wait_until(deliveries, timeout=6)
+    assert delivery.ok and len(events_for(fixture_module, marker)) == 1
+    # It waited for its time: delivered no earlier than the second its at() names (however long the
+    # create took), not at the first poll that saw it.
+    assert delivery.at >= at_time(expression, "UTC").timestamp()
+    # Several more polls go by (counted, not slept through): it never fires twice, and it is still there.
+    polls = runner.polls
+    wait_until(lambda: runner.polls >= polls + 4, timeout=10)
     assert len(events_for(fixture_module, marker)) == 1
+    assert deliveries() == [delivery]
     assert schedule_exists(scheduler, marker)
 
 
