@@ -67,6 +67,18 @@ def module_name(fn: Function, copy: int = 0) -> str:
     return base if copy == 0 else f"{base}_{copy}"
 
 
+# Names of handler modules whose import has run to its end. A module is in sys.modules from the
+# moment its import starts, so another thread can see it there half-loaded.
+_loaded: set[str] = set()
+_loaded_changed = threading.Condition()
+
+
+def wait_loaded(name: str, timeout: float) -> bool:
+    """Whether the handler module `name` finished loading within `timeout` seconds."""
+    with _loaded_changed:
+        return _loaded_changed.wait_for(lambda: name in _loaded, timeout)
+
+
 def load_handler(fn: Function, copy: int = 0) -> Handler:
     """Imports the handler file under a unique module name (every function has its own `app.py`)."""
     serialize_metric_flushes()
@@ -86,6 +98,9 @@ def load_handler(fn: Function, copy: int = 0) -> Handler:
     except BaseException:
         sys.modules.pop(name, None)
         raise
+    with _loaded_changed:
+        _loaded.add(name)
+        _loaded_changed.notify_all()
     handler = getattr(module, fn.handler_attr, None)
     if not callable(handler):
         raise AttributeError(f"{fn.logical_id}: {path} has no callable {fn.handler_attr}")

@@ -10,7 +10,7 @@ from types import ModuleType, TracebackType
 from typing import Any
 
 from local.emulator import HttpApiEmulator
-from local.invoke import Invoker, module_name
+from local.invoke import Invoker, module_name, wait_loaded
 from local.pipes import PipeRunner
 from local.redis_server import RedisServer
 from local.resources import create_resources
@@ -260,6 +260,9 @@ class LocalStack:
         if name not in sys.modules:
             pool = self.invoker._pool(logical_id)
             pool.release(pool.acquire())
+        # A runner's thread may be importing it right now: wait until that import has finished.
+        if not wait_loaded(name, timeout=120):
+            raise TimeoutError(f"{logical_id}: its handler module did not finish loading")
         return sys.modules[name]
 
 
