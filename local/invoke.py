@@ -67,16 +67,24 @@ def module_name(fn: Function, copy: int = 0) -> str:
     return base if copy == 0 else f"{base}_{copy}"
 
 
-# Names of handler modules whose import has run to its end. A module is in sys.modules from the
-# moment its import starts, so another thread can see it there half-loaded.
-_loaded: set[str] = set()
-_loaded_changed = threading.Condition()
+# How the last import of each handler module went: "loading", "loaded" or "failed". A module is
+# in sys.modules from the moment its import starts, so another thread can see it half-loaded.
+_imports: dict[str, str] = {}
+_imports_changed = threading.Condition()
+
+
+def _import_state(name: str, state: str) -> None:
+    with _imports_changed:
+        _imports[name] = state
+        _imports_changed.notify_all()
 
 
 def wait_loaded(name: str, timeout: float) -> bool:
-    """Whether the handler module `name` finished loading within `timeout` seconds."""
-    with _loaded_changed:
-        return _loaded_changed.wait_for(lambda: name in _loaded, timeout)
+    """Whether the last import of handler module `name` ran to its end, waiting up to `timeout`
+    seconds for one under way (False when it failed or is still running)."""
+    with _imports_changed:
+        _imports_changed.wait_for(lambda: _imports.get(name) != "loading", timeout)
+        return _imports.get(name) == "loaded"
 
 
 def load_handler(fn: Function, copy: int = 0) -> Handler:
@@ -92,15 +100,15 @@ def load_handler(fn: Function, copy: int = 0) -> Handler:
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module: ModuleType = importlib.util.module_from_spec(spec)
+    _import_state(name, "loading")
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
     except BaseException:
         sys.modules.pop(name, None)
+        _import_state(name, "failed")
         raise
-    with _loaded_changed:
-        _loaded.add(name)
-        _loaded_changed.notify_all()
+    _import_state(name, "loaded")
     handler = getattr(module, fn.handler_attr, None)
     if not callable(handler):
         raise AttributeError(f"{fn.logical_id}: {path} has no callable {fn.handler_attr}")

@@ -262,7 +262,7 @@ class LocalStack:
             pool.release(pool.acquire())
         # A runner's thread may be importing it right now: wait until that import has finished.
         if not wait_loaded(name, timeout=120):
-            raise TimeoutError(f"{logical_id}: its handler module did not finish loading")
+            raise RuntimeError(f"{logical_id}: its handler module failed to load or is still loading")
         return sys.modules[name]
 
 

@@ -183,15 +183,14 @@ def test_key_lifecycle_create_use_list_rotate_revoke(local_stack, info, no_key_c
     # after the grace (3 s) plus the 1 s authorizer cache TTL, the old key is refused, and not before
     # the grace it was given ended (graceUntil, not the moment this test read the answer)
     grace_until = from_rfc3339(old_view.json()["graceUntil"])
-    answered_at: list[float] = []
+    sent_at: list[float] = []
 
     def refused() -> bool:
-        status = me(local_stack, key).status_code
-        answered_at.append(time.time())
-        return status == 403
+        sent_at.append(time.time())  # when the request left: a refusal decided before graceUntil fails
+        return me(local_stack, key).status_code == 403
 
-    poll(refused, timeout=7)
-    assert answered_at[-1] >= grace_until, "the old key stopped before its grace period ended"
+    poll(refused, timeout=30)
+    assert sent_at[-1] >= grace_until, "the old key stopped before its grace period ended"
     assert_gateway_forbidden(me(local_stack, key))
     assert me(local_stack, new_key).status_code == 200
 

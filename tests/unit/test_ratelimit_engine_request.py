@@ -81,6 +81,16 @@ def test_cost_and_mode_changes_rebuild_the_request():
         assert sent == [redis_py_packing(engine, "s", windows, cost, peek)]
 
 
+@pytest.mark.parametrize("peek", [True, False])
+def test_a_negative_cost_is_refused_before_it_can_flip_the_mode(peek):
+    # The sign of the cost argument is limiter.lua's mode: -3 as a peek would be a charge of 3.
+    engine = RedisEngine(redis.Redis())
+    sent = capture(engine, b"1,0,5,10,0")
+    with pytest.raises(ValueError, match="never negative"):
+        engine.evaluate("s", scoped_windows([DEFAULT_POLICIES["free"]])[:1], -3, peek=peek)
+    assert sent == []
+
+
 def test_other_clients_take_redis_pys_own_path():
     class Subclass(redis.Redis):
         pass

@@ -61,6 +61,8 @@ def window_arg(window: Window) -> str:
 
 def script_args(windows: list[ScopedWindow], cost: int, *, peek: bool) -> list[str | int]:
     """ARGV for limiter.lua: the cost (negated for a peek), then every window in one argument."""
+    if cost < 0:  # the sign is the mode: a negative cost would turn a peek into a charge
+        raise ValueError(f"a cost is never negative, got {cost}")
     return [-cost if peek else cost, "".join(window_arg(s.window) for s in windows)]
 
 
@@ -199,9 +201,11 @@ def _decision(
     #
     # Strict: every field is an ASCII integer below 10^15 in magnitude (limiter.lua's "%d" of a
     # bounded number), remaining and reset >= 0, retry >= 0 or -1, and exactly the fields of these
-    # windows. int() alone would read "1_700", " 7", Arabic-Indic digits or a 40-digit retry, and a
-    # Retry-After of 10^37 s is no answer; anything else is the engine's reply error, which the
-    # limiter decides by the failure mode (docs/rate-limits.md#when-redis-fails). The usual reply
+    # windows (leading zeros and "-0" are read as their value: the script never writes them, and
+    # they cannot change a decision). int() alone would read "1_700", " 7", Arabic-Indic digits or
+    # a 40-digit retry, and a Retry-After of 10^37 s is no answer; anything else is the engine's
+    # reply error, which the limiter decides by the failure mode
+    # (docs/rate-limits.md#when-redis-fails). The usual reply
     # (digits and commas only) costs one C-level translate and one max(); only a reply with a "-"
     # (a retry of -1) has its fields compared one by one.
     if isinstance(reply, bytes):
