@@ -25,3 +25,17 @@ def scheduled_runs_held() -> Iterator[None]:
             if runner is not None:
                 held.enter_context(runner.paused())
         yield
+
+
+@contextmanager
+def timed_runs_held() -> Iterator[None]:
+    """scheduled_runs_held(), and no EventBridge Scheduler poll of any started stack either (one under
+    way finishes first): for a test that points the process's wiring at another Redis or environment
+    for a while, so that no run the stack starts on a clock of its own is wired from it."""
+    with ExitStack() as held:
+        held.enter_context(scheduled_runs_held())
+        for stack in list(STARTED):
+            runner = stack.scheduler_runner
+            if runner is not None:
+                held.enter_context(runner.paused())
+        yield

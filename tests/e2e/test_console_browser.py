@@ -6,6 +6,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -164,16 +165,23 @@ def test_a_signed_webhook_reaches_processed_and_is_replayed(tab: Watched, local_
 
 
 def test_a_campaign_starting_in_seconds_shows_running_on_its_timeline(tab: Watched, local_stack: Any) -> None:
+    # The page's clock is Playwright's: it stands still, on a whole second, from just before the campaign
+    # is created (the form computes its start from it) until its countdown has been read, so the
+    # countdown shows exactly three seconds however long the machine took. Then it runs on, and the
+    # scheduler starts the campaign on the real clock.
+    tab.page.clock.install()
     page = sign_in(tab, local_stack, local_stack.bootstrap_info["adminKey"], "campaigns")
     page.get_by_text("New campaign").click()
     page.get_by_label("Name").fill(f"launch {uuid.uuid4().hex[:6]}")
     page.get_by_label("Starts in (seconds)").fill("3")
     page.get_by_label("Target engagements (optional)").fill("10")
+    page.clock.pause_at(datetime.fromtimestamp(int(time.time()) + 2, UTC))  # a whole second, ahead of the page
     page.get_by_role("button", name="Create campaign").click()
     page.locator("[data-status='SCHEDULED']").wait_for()
     countdown = page.locator("[data-timer='START'] [data-countdown]")
-    assert countdown.inner_text().startswith("in ")
+    assert countdown.inner_text() == "in 3s"
     tab.screenshot("campaign-scheduled")
+    page.clock.resume()
     page.locator("[data-status='RUNNING']").wait_for(timeout=20_000)
     page.get_by_role("cell", name="timer.START").wait_for()  # visible, or fails after the timeout
     tab.screenshot("campaign-running")

@@ -26,6 +26,7 @@ from gatehouse.metrics.redis_store import RedisMetricsStore, keys_for
 from gatehouse.metrics.runtime import recorder
 from gatehouse.metrics.service import MetricsRecorder, MetricsService
 from local.redis_server import RedisServer
+from tests import stack_runs
 from tests.helpers import FakeLambdaContext, http_event
 from tests.inprocess import inprocess_api, load_handler
 
@@ -289,16 +290,11 @@ def test_principals_beyond_the_kept_few_fold_into_other(metrics_redis: RedisServ
     assert top == {"a": 5, "b": 4, "c": 3, "other": 2}
 
 
-def test_a_job_writes_its_timer_and_webhook_counts_once(
-    metrics_redis: RedisServer, control: redis.Redis, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_job_writes_its_timer_and_webhook_counts_once(metrics_redis: RedisServer, control: redis.Redis) -> None:
     from gatehouse import wiring
     from gatehouse.jobs import make_job
     from gatehouse.metrics.records import count_timer, count_webhook, note_lateness
     from gatehouse.metrics.runtime import metrics_service
-
-    monkeypatch.setenv("REDIS_URL", metrics_redis.url)
-    wiring.reset()
 
     def fire(event: Any, context: Any) -> dict[str, Any]:
         count_timer("fired")
@@ -308,11 +304,17 @@ def test_a_job_writes_its_timer_and_webhook_counts_once(
         count_webhook("processed", "stripe")
         return {"status": "fired"}
 
-    try:
-        assert make_job(fire, name="Bench")({}, FakeLambdaContext()) == {"status": "fired"}
-        summary = metrics_service().summary("1h")
-    finally:
-        wiring.reset()
+    # The process's wiring follows REDIS_URL meanwhile: a local stack's timed runs are held, so no
+    # timer or sweep of theirs counts into this Redis, and none keeps that wiring afterwards.
+    with stack_runs.timed_runs_held():
+        try:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("REDIS_URL", metrics_redis.url)
+                wiring.reset()
+                assert make_job(fire, name="Bench")({}, FakeLambdaContext()) == {"status": "fired"}
+                summary = metrics_service().summary("1h")
+        finally:
+            wiring.reset()
     assert summary["requests"]["total"] == 0  # a job is not an API request
     timers = summary["timers"]
     assert (timers["fired"], timers["overdue"], timers["scheduled"], timers["failed"]) == (1, 1, 0, 0)

@@ -19,6 +19,7 @@ from gatehouse.ratelimit.policies import DEFAULT_POLICIES, Policy, Window
 from gatehouse.ratelimit.redis_engine import RedisEngine
 from gatehouse.ratelimit.service import RateLimiter
 from gatehouse.resilience.local_breaker import BreakerState, LocalBreaker
+from tests import stack_runs
 
 pytestmark = pytest.mark.integration
 
@@ -250,49 +251,60 @@ def test_generic_client_path_decides_alike(engine, redis_url, subject):
 
 
 @pytest.fixture
-def settings_redis(redis_url, monkeypatch):
-    """The production client (short timeouts, one retry) pointed at the session's Redis."""
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    wiring.reset()
-    yield redis_client
-    wiring.reset()
+def settings_redis(redis_url):
+    """The production client (short timeouts, one retry) pointed at the session's Redis.
+
+    The process's wiring follows REDIS_URL meanwhile: a local stack's timed runs are held, so none is
+    wired to this Redis (which the test stops) or keeps that wiring once the test is over."""
+    with stack_runs.timed_runs_held():
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("REDIS_URL", redis_url)
+            wiring.reset()
+            yield redis_client
+        wiring.reset()  # REDIS_URL is the stack's again: nothing built from the test's is kept
 
 
 def test_redis_outage_fails_open_or_closed_and_recovers(settings_redis, redis_server, subject):
+    # The breaker's clock is the test's: it stays open until the test moves the clock past its cool-down.
+    now = [0.0]
+    round_trips = []
+
+    class CountedEngine(RedisEngine):
+        def _call(self, pool, request):  # every round trip to Redis, answered or not
+            round_trips.append(request)
+            return RedisEngine._call(pool, request)
+
     limiter = RateLimiter(
-        lambda: RedisEngine(settings_redis()),
-        breaker=LocalBreaker(failure_threshold=3, base_cooldown=0.2, max_cooldown=1.0),
+        lambda: CountedEngine(settings_redis()),
+        breaker=LocalBreaker(failure_threshold=3, base_cooldown=0.2, max_cooldown=1.0, clock=lambda: now[0]),
     )
     open_policy = [Policy(name="open", windows=(Window(name="hour", limit=3, period_seconds=3600),))]
     closed_policy = [
         Policy(name="closed", failure_mode="closed", windows=(Window(name="hour", limit=3, period_seconds=3600),))
     ]
     assert not limiter.check(subject, open_policy).degraded
+    assert len(round_trips) == 1
 
     redis_server.stop()
     try:
-        durations = []
-        answers = []
-        for _ in range(8):
-            started = time.monotonic()
-            answers.append(limiter.check(subject, open_policy))
-            durations.append(time.monotonic() - started)
+        round_trips.clear()
+        answers = [limiter.check(subject, open_policy) for _ in range(8)]
         assert all(d.degraded for d in answers)
         # The in-process fallback still limits: 3 per hour on this instance.
         assert [d.allowed for d in answers] == [True, True, True] + [False] * 5
         assert limiter.breaker.state is BreakerState.OPEN
-        assert max(durations) < 0.5, durations
+        # Only the three failures in a row that opened the breaker waited on the dead Redis.
+        assert len(round_trips) == 3
         with pytest.raises(ServiceUnavailableError):
             limiter.check(subject, closed_policy)
         assert limiter.usage(subject, open_policy).degraded
+        assert len(round_trips) == 3
     finally:
         redis_server.start()
 
-    deadline = time.monotonic() + 10
+    # Past the cool-down the next check probes Redis, which answers: limiting is back at once.
+    now[0] += limiter.breaker.max_cooldown
     decision = limiter.check(subject, open_policy)
-    while decision.degraded and time.monotonic() < deadline:
-        time.sleep(0.1)
-        decision = limiter.check(subject, open_policy)
     assert not decision.degraded, "limiting did not come back after Redis restarted"
     assert limiter.breaker.state is BreakerState.CLOSED
     assert not limiter.check(subject, closed_policy).degraded

@@ -1,8 +1,9 @@
 """fleet_breaker.lua on a real redis-server: the window, minimum calls, slow calls, the streak, the open
 period, leased half-open permits, generations, isolate and reset, each transition told to one caller.
 
-Short windows and periods make the tests quick; a sleep only ever waits for a period to pass on Redis's
-clock, nothing here times how long anything took.
+An open period (two seconds) and a probe lease are long next to the Redis calls a test makes while it
+needs them to last; where a test needs one to have ended it polls the breaker's own snapshot (Redis's
+clock) until it has. A sleep only ever waits for a period to pass; nothing here times how long anything took.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def config(**overrides) -> BreakerConfig:
         "minimum_calls": 4,
         "failure_rate_percent": 50,
         "slow_call_ms": 5_000,
-        "open_ms": 200,
+        "open_ms": 2_000,
         "half_open_permits": 2,
         "probe_lease_ms": 5_000,
         "consecutive_failures": 0,
@@ -55,8 +56,17 @@ def open_breaker(store: RedisBreakerStore, name: str, cfg: BreakerConfig) -> Non
     assert store.acquire(name, cfg).verdict == "open"
 
 
+def wait_until(condition, what: str, timeout: float = 30.0) -> None:
+    """Poll `condition` (a read of the breaker on Redis) until it holds; a generous deadline, not a bound."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s"
+        time.sleep(0.02)
+
+
 def wait_for_half_open(store: RedisBreakerStore, name: str, cfg: BreakerConfig) -> None:
-    time.sleep(cfg.open_ms / 1000 + 0.02)
+    """Until the open period has ended on Redis's clock (nothing is left to wait before probes)."""
+    wait_until(lambda: store.snapshots([name], cfg)[0].retry_after_ms == 0, "the end of the open period")
 
 
 def test_every_key_of_a_breaker_hashes_to_one_cluster_slot():
@@ -186,14 +196,17 @@ def test_probes_that_fail_reopen_it_for_another_open_period(store):
 
 
 def test_a_dead_probe_holders_lease_lapses_and_another_caller_probes(store):
-    name, cfg = fresh(), config(half_open_permits=1, probe_lease_ms=150)
+    # The lease is a per-acquire argument: the dead holder's is short enough to wait out, the live
+    # probe's long enough to outlast the rest of the test.
+    name, cfg = fresh(), config(half_open_permits=1, probe_lease_ms=1_000)
+    live_cfg = config(half_open_permits=1, probe_lease_ms=600_000)
     open_breaker(store, name, cfg)
     wait_for_half_open(store, name, cfg)
     dead = store.acquire(name, cfg)  # its holder never reports
     assert dead.verdict == "probe"
-    assert store.acquire(name, cfg).verdict == "half_open"  # the permit is taken while the lease lives
-    time.sleep(0.2)
-    other = store.acquire(name, cfg)
+    assert store.acquire(name, live_cfg).verdict == "half_open"  # the permit is taken while the lease lives
+    wait_until(lambda: store.snapshots([name], cfg)[0].probes_in_flight == 0, "the dead holder's lease lapsing")
+    other = store.acquire(name, live_cfg)
     assert other.verdict == "probe" and other.permit != dead.permit and other.generation == dead.generation
     # The dead holder's late answer changes nothing; the live probe decides.
     assert store.record(name, cfg, dead, success=False).recorded == "lease_lapsed"
