@@ -167,9 +167,11 @@ def rate_limit_headers(response: requests.Response) -> RateLimitHeaders:
     assert x_limit == bound.quota, f"X-RateLimit-Limit {x_limit} != q of {current_name!r} ({bound.quota})"
     assert x_remaining == params["r"], "X-RateLimit-Remaining must equal RateLimit's r"
     assert 0 <= x_remaining <= x_limit
-    # Epoch seconds (not a delta), in the near future: at most two windows away.
+    # Epoch seconds (not a delta), in the near future: at most two windows away. Bracketed by when
+    # the request was sent and now, so a slow answer on a busy machine cannot put it out of bounds.
     now = time.time()
-    assert now - 2 <= x_reset <= now + 2 * bound.window + 2, f"X-RateLimit-Reset {x_reset} is not epoch seconds"
+    sent = now - response.elapsed.total_seconds()
+    assert sent - 2 <= x_reset <= now + 2 * bound.window + 2, f"X-RateLimit-Reset {x_reset} is not epoch seconds"
 
     retry_after = None
     if "Retry-After" in h:
