@@ -149,9 +149,14 @@ class SchedulerRunner(_Runner):
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
         """No poll runs while this is held (one under way finishes first), so nothing new is dispatched:
-        for a test that must change a schedule before it can fire. Deliveries already dispatched go on."""
-        with self._poll_lock:
+        for a test that must change a schedule before it can fire. Deliveries already dispatched go on.
+        Waits at most 30 s for a poll under way (TimeoutError), so a nested hold fails, not hangs."""
+        if not self._poll_lock.acquire(timeout=30):
+            raise TimeoutError("scheduler runner: a poll did not finish within 30 s (or this is a nested hold)")
+        try:
             yield
+        finally:
+            self._poll_lock.release()
 
     def _list(self, group: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

@@ -31,7 +31,8 @@ def scheduled_runs_held() -> Iterator[None]:
 def timed_runs_held() -> Iterator[None]:
     """scheduled_runs_held(), and no EventBridge Scheduler poll of any started stack either (one under
     way finishes first): for a test that points the process's wiring at another Redis or environment
-    for a while, so that no run the stack starts on a clock of its own is wired from it."""
+    for a while, so that no run the stack starts on a clock of its own begins then. Not held: schedule
+    deliveries a poll already dispatched (and their retries), and the queue and bus consumers."""
     with ExitStack() as held:
         held.enter_context(scheduled_runs_held())
         for stack in list(STARTED):

@@ -175,14 +175,16 @@ def test_a_campaign_starting_in_seconds_shows_running_on_its_timeline(tab: Watch
     page.get_by_label("Name").fill(f"launch {uuid.uuid4().hex[:6]}")
     page.get_by_label("Starts in (seconds)").fill("3")
     page.get_by_label("Target engagements (optional)").fill("10")
-    page.clock.pause_at(datetime.fromtimestamp(int(time.time()) + 2, UTC))  # a whole second, ahead of the page
+    # A whole second, far enough ahead that the campaign (due 3 s after it) cannot start on the real
+    # clock before the page has shown it SCHEDULED, however slow the machine.
+    page.clock.pause_at(datetime.fromtimestamp(int(time.time()) + 8, UTC))
     page.get_by_role("button", name="Create campaign").click()
     page.locator("[data-status='SCHEDULED']").wait_for()
     countdown = page.locator("[data-timer='START'] [data-countdown]")
     assert countdown.inner_text() == "in 3s"
     tab.screenshot("campaign-scheduled")
     page.clock.resume()
-    page.locator("[data-status='RUNNING']").wait_for(timeout=20_000)
+    page.locator("[data-status='RUNNING']").wait_for(timeout=30_000)
     page.get_by_role("cell", name="timer.START").wait_for()  # visible, or fails after the timeout
     tab.screenshot("campaign-running")
     page.get_by_role("link", name="← Campaigns").click()

@@ -198,7 +198,7 @@ def test_probes_that_fail_reopen_it_for_another_open_period(store):
 def test_a_dead_probe_holders_lease_lapses_and_another_caller_probes(store):
     # The lease is a per-acquire argument: the dead holder's is short enough to wait out, the live
     # probe's long enough to outlast the rest of the test.
-    name, cfg = fresh(), config(half_open_permits=1, probe_lease_ms=1_000)
+    name, cfg = fresh(), config(half_open_permits=1, probe_lease_ms=5_000)
     live_cfg = config(half_open_permits=1, probe_lease_ms=600_000)
     open_breaker(store, name, cfg)
     wait_for_half_open(store, name, cfg)
