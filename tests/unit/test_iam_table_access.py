@@ -53,6 +53,21 @@ def _accesses(operation: str, params: dict[str, Any]) -> list[Access]:
             for item in params["TransactItems"]
             for kind in item
         ]
+    if operation == "TransactGetItems":  # IAM checks GetItem for each item of a read transaction
+        return [("dynamodb:GetItem", "table", _leading_key(item["Get"])) for item in params["TransactItems"]]
+    if operation == "BatchWriteItem":  # one action, checked against the leading key of every request
+        return [
+            (f"dynamodb:{operation}", "table", _leading_key(request[kind]))
+            for requests in params["RequestItems"].values()
+            for request in requests
+            for kind in request  # PutRequest (its Item) or DeleteRequest (its Key)
+        ]
+    if operation == "BatchGetItem":
+        return [
+            (f"dynamodb:{operation}", "table", key["pk"]["S"])
+            for table in params["RequestItems"].values()
+            for key in table["Keys"]
+        ]
     return [(f"dynamodb:{operation}", "index" if "IndexName" in params else "table", _leading_key(params))]
 
 
@@ -71,21 +86,36 @@ def recorded():
         yield client, accesses
 
 
+def _statements(function: str) -> list[dict[str, Any]]:
+    """The statements of a function's `Policies`: inline ones, and those of the template's managed
+    policies it attaches by `!Ref` (read as `{"Ref": name}`). SAM policy templates, `Fn::If` and
+    policies from outside the template grant no table access here, so they are not read."""
+    resources = read_yaml(ROOT / "template.yaml")["Resources"]
+    statements: list[dict[str, Any]] = []
+    for policy in resources[function]["Properties"].get("Policies", []):
+        if not isinstance(policy, dict):
+            continue
+        managed = resources.get(policy.get("Ref"), {}) if set(policy) == {"Ref"} else {}
+        if managed.get("Type") == "AWS::IAM::ManagedPolicy":
+            statements.extend(managed["Properties"]["PolicyDocument"]["Statement"])
+        else:
+            statements.extend(policy.get("Statement", []))
+    return statements
+
+
 def _allowed(function: str, access: Access) -> bool:
     action, resource, leading_key = access
-    properties = read_yaml(ROOT / "template.yaml")["Resources"][function]["Properties"]
-    for policy in properties.get("Policies", []):
-        for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
-            if statement.get("Effect") != "Allow" or action not in statement["Action"]:
-                continue
-            if statement["Resource"] != (TABLE_ARN if resource == "table" else INDEX_ARN):
-                continue
-            for operator, keys in statement.get("Condition", {}).items():
-                patterns = keys["dynamodb:LeadingKeys"]
-                if operator.endswith("StringLike") and any(fnmatchcase(leading_key, p) for p in patterns):
-                    return True
-                if operator.endswith("StringEquals") and leading_key in patterns:
-                    return True
+    for statement in _statements(function):
+        if statement.get("Effect") != "Allow" or action not in statement["Action"]:
+            continue
+        if statement["Resource"] != (TABLE_ARN if resource == "table" else INDEX_ARN):
+            continue
+        for operator, keys in statement.get("Condition", {}).items():
+            patterns = keys["dynamodb:LeadingKeys"]
+            if operator.endswith("StringLike") and any(fnmatchcase(leading_key, p) for p in patterns):
+                return True
+            if operator.endswith("StringEquals") and leading_key in patterns:
+                return True
     return False
 
 
