@@ -10,6 +10,7 @@ function's `dynamodb:LeadingKeys` conditions.
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,7 @@ def recorded():
         yield client, accesses
 
 
+@cache
 def _statements(function: str) -> list[dict[str, Any]]:
     """The statements of a function's `Policies`: inline ones, and those of the template's managed
     policies it attaches by `!Ref` (read as `{"Ref": name}`). SAM policy templates, `Fn::If` and
@@ -180,3 +182,120 @@ def test_the_callbacks_function_may_read_a_campaign_and_its_event_and_record_eac
     assert _denied("CallbacksFunction", accesses) == []
     accesses.clear()
     assert store.callback_log("cmp_ABCDEFGH12345678") == [entry]
+
+
+def _campaigns_area(client: Any, clock: list[float]) -> tuple[Any, Any]:
+    """CampaignsService and TimersService as gatehouse/campaigns/runtime.py wires them, on moto's
+    table, Scheduler and bus (in the fixture's mock_aws), with one clock the test moves."""
+    from gatehouse.campaigns.dynamo import DynamoCampaignStore
+    from gatehouse.campaigns.service import CampaignsService
+    from gatehouse.clients.dynamo_transaction import DynamoTransaction
+    from gatehouse.events.bridge import EventBridgePublisher
+    from gatehouse.events.dynamo import DynamoOutbox
+    from gatehouse.events.service import EventRelay
+    from gatehouse.timers.dynamo import DynamoTimerStore
+    from gatehouse.timers.scheduler import EventBridgeSchedules
+    from gatehouse.timers.service import TimersService
+
+    def now() -> float:
+        return clock[0]
+
+    boto3.client("scheduler", region_name="us-east-1").create_schedule_group(Name="timers")
+    boto3.client("events", region_name="us-east-1").create_event_bus(Name="bus")
+    relay = EventRelay(
+        DynamoOutbox(client, TABLE, clock=now),
+        EventBridgePublisher(boto3.client("events", region_name="us-east-1"), "bus"),
+        clock=now,
+    )
+    schedules = EventBridgeSchedules(
+        boto3.client("scheduler", region_name="us-east-1"),
+        group="timers",
+        target_arn="arn:aws:lambda:us-east-1:123456789012:function:timer-fire",
+        role_arn="arn:aws:iam::123456789012:role/scheduler",
+    )
+
+    def new_transaction() -> DynamoTransaction:
+        return DynamoTransaction(client)
+
+    timers = TimersService(
+        DynamoTimerStore(client, TABLE), schedules, relay, new_transaction=new_transaction, clock=now
+    )
+    campaigns = CampaignsService(
+        DynamoCampaignStore(client, TABLE), timers, relay, new_transaction=new_transaction, clock=now
+    )
+    return campaigns, timers
+
+
+def _at(epoch: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_the_campaign_and_timer_functions_may_make_every_table_call_of_their_routes_and_firings(recorded):
+    from gatehouse.campaigns.requests import CreateCampaignRequest, EngagementRequest, UpdateCampaignRequest
+    from gatehouse.timers.records import TimerDelivery
+
+    client, accesses = recorded
+    clock = [1_900_000_000.0]
+    campaigns, timers = _campaigns_area(client, clock)
+    actions = {"campaign": campaigns.run_timer}
+    user = Principal("user-1", "org-1", "jwt", "free", frozenset({"campaigns:read", "campaigns:write"}))
+    admin = Principal("root", "ops", "jwt", "enterprise", frozenset({"admin"}))
+    t0 = clock[0]
+
+    # The CampaignsFunction's routes: create (START, END and a REMINDER timer), read, list, lifecycle,
+    # timers, update (moves START and END: new generations), cancel a timer, the operators' timer routes,
+    created = campaigns.create(
+        user,
+        CreateCampaignRequest.model_validate(
+            {"name": "one", "startTime": _at(t0 + 3600), "endTime": _at(t0 + 7200), "reminders": [_at(t0 + 5400)]}
+        ),
+    )
+    campaign_id = created.id
+    campaigns.get(user, campaign_id)
+    campaigns.list_campaigns(user)
+    campaigns.list_campaigns(admin)
+    campaigns.lifecycle(user, campaign_id)
+    campaigns.timers(user, campaign_id)
+    campaigns.update(
+        user,
+        campaign_id,
+        UpdateCampaignRequest.model_validate({"startTime": _at(t0 + 1800), "endTime": _at(t0 + 9000)}),
+    )
+    by_type = {t.timer_type: t for t in timers.list_for_owner("campaign", campaign_id)}
+    assert by_type["START"].generation > 1  # moved
+    campaigns.cancel_timer(user, campaign_id, by_type["REMINDER"].timer_id, "not needed")
+    timers.pending(10, None)
+    timers.overdue(10, None)
+    timers.process_due(actions, 10, "root")
+    timers.recover(actions, 10, None, "root")
+    DynamoOverrideStore(client, TABLE).get("user-1")  # the rate-limit guard's override lookup
+    api_calls = list(accesses)
+
+    # the timer function: Scheduler delivers the START (the campaign starts, its events are relayed
+    # through the outbox: BatchWriteItem), then the same delivery again (a duplicate, ignored),
+    accesses.clear()
+    clock[0] = t0 + 1801
+    start = TimerDelivery.for_timer(timers.get("campaign", campaign_id, by_type["START"].timer_id))
+    assert timers.fire_delivery(start, actions, "scheduler").status == "fired"
+    assert timers.fire_delivery(start, actions, "scheduler").status == "ignored"
+    fire_calls = list(accesses)
+
+    # the CampaignsFunction again on a RUNNING campaign: engage, execute its END early, and cancel another.
+    accesses.clear()
+    campaigns.engage(user, campaign_id, EngagementRequest.model_validate({"engagementType": "click", "userId": "u-9"}))
+    campaigns.execute_timer(user, campaign_id, by_type["END"].timer_id)
+    other = campaigns.create(
+        user, CreateCampaignRequest.model_validate({"name": "two", "startTime": _at(t0 + 7200), "durationHours": 1})
+    )
+    campaigns.cancel(user, other.id, "changed our minds")
+    api_calls += accesses
+
+    families = {a[2].split("#")[0] for a in api_calls}
+    assert families >= {"CAMPAIGN", "CAMPAIGNENG", "OUTBOX", "OWNER", "CAMPAIGNS", "TIMER", "RLO"}, families
+    assert ("dynamodb:BatchWriteItem", "table") in {a[:2] for a in api_calls}
+    assert _denied("CampaignsFunction", api_calls) == []
+    assert {a[2].split("#")[0] for a in fire_calls} >= {"CAMPAIGN", "OUTBOX"}
+    assert ("dynamodb:BatchWriteItem", "table") in {a[:2] for a in fire_calls}
+    assert _denied("TimerFireFunction", fire_calls) == []
