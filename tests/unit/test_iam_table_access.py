@@ -299,3 +299,6 @@ def test_the_campaign_and_timer_functions_may_make_every_table_call_of_their_rou
     assert {a[2].split("#")[0] for a in fire_calls} >= {"CAMPAIGN", "OUTBOX"}
     assert ("dynamodb:BatchWriteItem", "table") in {a[:2] for a in fire_calls}
     assert _denied("TimerFireFunction", fire_calls) == []
+    # The managed policy grants its families only: another area's item stays out of reach.
+    assert not _allowed("TimerFireFunction", ("dynamodb:BatchWriteItem", "table", "KEY#key_a"))
+    assert not _allowed("CampaignsFunction", ("dynamodb:GetItem", "table", "KEY#key_a"))
