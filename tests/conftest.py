@@ -153,13 +153,8 @@ def local_stack(local_services: LocalServices) -> Iterator[LocalStack]:
         bootstrap=find_bootstrap(),
         services=local_services,
     )
-    stack.start()
-    stack_runs.STARTED.append(stack)
-    try:
+    with stack_runs.started(stack):
         yield stack
-    finally:
-        stack_runs.STARTED.remove(stack)
-        stack.stop()
 
 
 @pytest.fixture(scope="session")
@@ -174,13 +169,8 @@ def fixture_stack(local_services: LocalServices) -> Iterator[LocalStack]:
         },
         services=local_services,
     )
-    stack.start()
-    stack_runs.STARTED.append(stack)
-    try:
+    with stack_runs.started(stack):
         yield stack
-    finally:
-        stack_runs.STARTED.remove(stack)
-        stack.stop()
 
 
 @pytest.fixture

@@ -17,6 +17,18 @@ STARTED: list[Any] = []  # LocalStack objects: tests/conftest.py adds each one i
 
 
 @contextmanager
+def started(stack: Any) -> Iterator[Any]:
+    """`stack` started and in STARTED while this is held; removed, then stopped, after."""
+    stack.start()
+    STARTED.append(stack)
+    try:
+        yield stack
+    finally:
+        STARTED.remove(stack)
+        stack.stop()
+
+
+@contextmanager
 def scheduled_runs_held() -> Iterator[None]:
     """No scheduled run of any started stack starts while this is held, and none is still running in it."""
     with ExitStack() as held:

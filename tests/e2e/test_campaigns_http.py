@@ -26,7 +26,7 @@ from tests.e2e.campaign_support import (
     delivery,
     timer_of,
 )
-from tests.e2e.tokens import assert_envelope, detail_fields, stack_env
+from tests.e2e.tokens import assert_envelope, detail_fields, poll, stack_env
 
 pytestmark = pytest.mark.integration
 
@@ -77,14 +77,6 @@ def wait_for_status(caller: Caller, campaign_id: str, status: str, timeout: floa
         time.sleep(0.2)
 
 
-def wait_until_deleted(scheduler: Any, *timers: dict[str, Any], timeout: float = 10) -> None:
-    """The scheduler deletes a one-time schedule after its target answered, so the target's effects come first."""
-    deadline = time.monotonic() + timeout
-    while any(schedule_exists(scheduler, t) for t in timers):
-        assert time.monotonic() < deadline, f"schedules still present after {timeout}s: {timers}"
-        time.sleep(0.1)
-
-
 def transitions(view: dict[str, Any]) -> list[tuple[str | None, str, str]]:
     return [(e["fromStatus"], e["toStatus"], e["trigger"]) for e in view["stateHistory"]]
 
@@ -133,7 +125,7 @@ def test_a_campaign_runs_from_scheduled_to_completed_on_its_schedules(local_stac
     assert view["nextEvents"] == []
     assert view["campaign"]["completedBy"] == "timer.END"
     # ActionAfterCompletion DELETE: fired schedules are gone (once the runner has seen the target answer)
-    wait_until_deleted(scheduler, start, end)
+    poll(lambda: not (schedule_exists(scheduler, start) or schedule_exists(scheduler, end)), timeout=10)
     # And each lifecycle event was published once
     assert len(bus.of("campaign.started", campaignId=created["id"])) == 1
     assert len(bus.of("campaign.completed", campaignId=created["id"])) == 1

@@ -18,6 +18,7 @@ from redis.crc import key_slot
 
 from gatehouse.resilience.records import BreakerConfig, FleetState
 from gatehouse.resilience.redis_breaker import RedisBreakerStore, breaker_keys
+from tests.e2e.tokens import poll
 
 
 @pytest.fixture
@@ -56,17 +57,10 @@ def open_breaker(store: RedisBreakerStore, name: str, cfg: BreakerConfig) -> Non
     assert store.acquire(name, cfg).verdict == "open"
 
 
-def wait_until(condition, what: str, timeout: float = 30.0) -> None:
-    """Poll `condition` (a read of the breaker on Redis) until it holds; a generous deadline, not a bound."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s"
-        time.sleep(0.02)
-
-
 def wait_for_half_open(store: RedisBreakerStore, name: str, cfg: BreakerConfig) -> None:
     """Until the open period has ended on Redis's clock (nothing is left to wait before probes)."""
-    wait_until(lambda: store.snapshots([name], cfg)[0].retry_after_ms == 0, "the end of the open period")
+    # The end of the open period (a generous deadline, not a bound).
+    poll(lambda: store.snapshots([name], cfg)[0].retry_after_ms == 0, timeout=30, interval=0.02)
 
 
 def test_every_key_of_a_breaker_hashes_to_one_cluster_slot():
@@ -205,7 +199,7 @@ def test_a_dead_probe_holders_lease_lapses_and_another_caller_probes(store):
     dead = store.acquire(name, cfg)  # its holder never reports
     assert dead.verdict == "probe"
     assert store.acquire(name, live_cfg).verdict == "half_open"  # the permit is taken while the lease lives
-    wait_until(lambda: store.snapshots([name], cfg)[0].probes_in_flight == 0, "the dead holder's lease lapsing")
+    poll(lambda: store.snapshots([name], cfg)[0].probes_in_flight == 0, timeout=30, interval=0.02)  # the lease lapses
     other = store.acquire(name, live_cfg)
     assert other.verdict == "probe" and other.permit != dead.permit and other.generation == dead.generation
     # The dead holder's late answer changes nothing; the live probe decides.

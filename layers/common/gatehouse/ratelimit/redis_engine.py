@@ -203,11 +203,10 @@ def _decision(
     # bounded number), remaining and reset >= 0, retry >= 0 or -1, and exactly the fields of these
     # windows (leading zeros and "-0" are read as their value: the script never writes them, and
     # they cannot change a decision). int() alone would read "1_700", " 7", Arabic-Indic digits or
-    # a 40-digit retry, and a Retry-After of 10^37 s is no answer; anything else is the engine's
-    # reply error, which the limiter decides by the failure mode
-    # (docs/rate-limits.md#when-redis-fails). The usual reply
-    # (digits and commas only) costs one C-level translate and one max(); only a reply with a "-"
-    # (a retry of -1) has its fields compared one by one.
+    # a 40-digit retry, and a Retry-After of 10^37 s is no answer. Anything else is the engine's
+    # reply error, decided by the failure mode (docs/rate-limits.md#when-redis-fails). The usual
+    # reply (digits and commas only) costs one C-level translate and one max(); only a reply with
+    # a "-" (a retry of -1) has its fields compared one by one.
     if isinstance(reply, bytes):
         other = reply.translate(None, b"0123456789,")
         fields = reply.split(b",")
