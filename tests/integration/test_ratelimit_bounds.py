@@ -156,3 +156,23 @@ def test_a_cost_must_be_a_whole_json_number(api, cost):
     # `true` was once read as a cost of 1 and "5" as 5: a caller's mistake, answered as one.
     answer = api.check({"subject": f"bounds-{uuid.uuid4().hex[:12]}", "limits": [ORDINARY], "cost": cost})
     assert answer.status == 400 and "cost" in _fields(answer), answer
+
+
+@pytest.mark.parametrize("written", ["nan", "inf", "-nan", "1e400", "-5", "9007199254740993", "garbage", " 5"])
+def test_a_gcra_key_holding_no_valid_time_reads_as_no_state_and_is_overwritten(redis_url, written):
+    # Given a GCRA key whose value no check could have written (a hand edit, another tool), which
+    # Lua's tonumber may still read as a number (nan, inf, 1e400: the check would answer int64's minimum)
+    window = Window(name="w", limit=10, period_seconds=60, algorithm="gcra")
+    scoped = [ScopedWindow("custom", window)]
+    client = redis.Redis.from_url(redis_url)
+    engine = RedisEngine(client)
+    subject = f"written-{uuid.uuid4().hex[:12]}"
+    key = keys_for(subject, scoped)[0]
+    client.set(key, written)
+    # When the subject is checked, Then Redis decides (no reply error, no fallback): the value is no
+    # state, the charge overwrites it with a real time that expires
+    decision = engine.evaluate(subject, scoped, 1)
+    assert decision.allowed and decision.windows[0].remaining == 9
+    assert int(client.get(key)) // 1000 >= decision.now_ms
+    assert client.pttl(key) > 0
+    client.close()

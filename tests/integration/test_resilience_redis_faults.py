@@ -135,3 +135,25 @@ def test_a_damaged_breaker_key_read_in_a_pipeline_is_logged_by_its_reply_code(se
     # pipeline annotation ("Command # 1 (EVALSHA ... <keys>) of pipeline caused error: ...")
     assert failure.value.reason == "WRONGTYPE"
     assert [r.reply for r in caplog.records if r.getMessage() == "breaker store error reply"] == ["WRONGTYPE"]
+
+
+@pytest.mark.parametrize("reply", [None, 5, [b"x"], b"", b"z,1,2,3,-", b"c,x,1,2,-", b"c,1,2,3,Q:bad"])
+def test_a_reply_the_script_could_not_have_written_is_no_decision_not_a_500(server, reply, caplog):
+    # Given a store whose every script reply is one the breaker script never writes (a damaged script,
+    # a stranger answering on the port)
+    store = RedisBreakerStore(client_for(server))
+    store._guarded = lambda call: reply  # type: ignore[method-assign]
+    name = f"garbled-{uuid.uuid4().hex[:8]}"
+    # Then every read, the operators' included (isolate, reset, GET /v1/breakers), is the store not
+    # deciding, which the routes and the fleet breaker already answer, and it is logged
+    with caplog.at_level("ERROR", logger="gatehouse.resilience.redis_breaker"):
+        for read in (
+            lambda: store.acquire(name, CONFIG),
+            lambda: store.isolate(name, CONFIG),
+            lambda: store.reset(name, CONFIG),
+            lambda: store.snapshots([name], CONFIG),
+        ):
+            with pytest.raises(BreakerStoreUnavailable) as failure:
+                read()
+            assert failure.value.reason == "reply"
+    assert any(r.getMessage() == "breaker store reply unreadable" for r in caplog.records)

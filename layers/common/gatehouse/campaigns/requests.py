@@ -69,6 +69,11 @@ def _callback_url(value: str | None) -> str | None:
     """
     if value is None:
         return None
+    # The characters the delivering client refuses (resilience/http_client.py parse_target; the areas
+    # may not import each other): urlsplit drops a tab or newline silently, so the checks below would
+    # judge another URL than the one stored, and every delivery would then fail.
+    if any(ord(ch) < 0x21 or ord(ch) == 0x7F or ch == "\\" for ch in value):
+        raise ValueError("holds characters a URL may not (whitespace, controls, backslashes)")
     parts = urlsplit(value)
     allowed = parts.scheme in ("http", "https") and _allowed_address(parts.hostname)
     if (parts.scheme != "https" and not allowed) or not parts.hostname:

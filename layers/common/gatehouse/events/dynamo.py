@@ -14,9 +14,10 @@ consumer reads back by id instead of trusting the bus (docs/resilience.md#callba
 Marking is one BatchWriteItem of PutRequests (as the deletes were), which takes no condition. It
 is still safe: the relay marks only events whose staging committed, with the event it staged or
 read from this item, so every writer of a published item writes the same event. A commit's relay
-racing the sweep's relay of the same event (the sweep read it as waiting) both publish it (the
-consumer drops the copy by id) and both write the published item; they differ only in
-`publishedAtMs` and `ttl`, by the seconds between them. Nothing ever puts the item back on the index.
+racing the sweep's relay of the same event (the sweep read it as waiting) both publish it (each
+receiver drops the copy by its event id: the callbacks' webhook-id) and both write the published
+item; they differ only in `publishedAtMs` and `ttl`, by the seconds between them. Nothing ever
+puts the item back on the index.
 """
 
 from __future__ import annotations

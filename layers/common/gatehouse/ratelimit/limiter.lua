@@ -61,8 +61,11 @@ local function decide(i, from, allowed, now, cost, charge, n)
     -- A whole-microsecond T rounds the rate down by < 1 us per request: never over-admits.
     interval, tolerance = b + 0, c + 0
     -- tonumber, not "s + 0": a value that is no number (written by hand) reads as no state, and
-    -- the charge overwrites it, rather than failing every check until it expires.
+    -- the charge overwrites it, rather than failing every check until it expires. tonumber also
+    -- reads "nan", "inf" and "1e400": a time only from 0 to below 2^53 microseconds (a NaN
+    -- fails both comparisons).
     old = tonumber(s)
+    if old and not (old >= 0 and old < 9007199254740992) then old = nil end
     tat = old or 0
     if tat < now then tat = now end
     new_tat = tat + cost * interval

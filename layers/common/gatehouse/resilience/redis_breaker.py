@@ -81,6 +81,17 @@ def _with_generation(transition: Transition | None, generation: int) -> Transiti
     )
 
 
+# What parsing a reply the script could not have written raises (a damaged script, a stranger answering).
+_UNREADABLE = (ValueError, KeyError, IndexError, TypeError, AttributeError)
+
+
+def _unreadable(reply: Any) -> BreakerStoreUnavailable:
+    """Such a reply is no decision from the store, as an error reply is: never a ValueError reaching an
+    operator's route (a try costs nothing on the hot path; this runs only when it fails)."""
+    _log.error("breaker store reply unreadable", extra={"replyType": type(reply).__name__})
+    return BreakerStoreUnavailable("reply")
+
+
 def _snapshot(name: str, text: str) -> BreakerSnapshot | None:
     if text == "-":
         return None
@@ -115,6 +126,12 @@ class RedisBreakerStore:
     def acquire(self, name: str, config: BreakerConfig) -> Admission:
         self._register(name)
         reply = self._guarded(lambda: self._acquire(name, config))
+        try:
+            return self._admission(name, reply)
+        except _UNREADABLE as error:
+            raise _unreadable(reply) from error
+
+    def _admission(self, name: str, reply: Any) -> Admission:
         verdict, gen, now_us, n, moved = _text(reply).split(",")
         generation = int(gen)
         transition = _with_generation(_transition(name, moved, int(now_us)), generation)
@@ -169,11 +186,15 @@ class RedisBreakerStore:
             config.idle_ttl_ms,
         ]
         reply = self._guarded(lambda: self._eval(name, args))
-        result, gen, now_us, moved = _text(reply).split(",")
-        transition = _with_generation(_transition(name, moved, int(now_us)), int(gen))
+        try:
+            result, gen, now_us, moved = _text(reply).split(",")
+            transition = _with_generation(_transition(name, moved, int(now_us)), int(gen))
+            recorded = _RECORDED[result]
+        except _UNREADABLE as error:
+            raise _unreadable(reply) from error
         if transition is not None:
             self._register(name, force=True)
-        return Outcome(recorded=_RECORDED[result], generation=int(gen), transition=transition)  # type: ignore[arg-type]
+        return Outcome(recorded=recorded, generation=int(gen), transition=transition)  # type: ignore[arg-type]
 
     # -- operators ----------------------------------------------------------------------------------------
     def isolate(self, name: str, config: BreakerConfig) -> tuple[BreakerSnapshot, Transition | None]:
@@ -184,10 +205,15 @@ class RedisBreakerStore:
 
     def _admin(self, name: str, args: list[Any]) -> tuple[BreakerSnapshot, Transition | None]:
         self._register(name, force=True)
-        text, now_us, moved = _text(self._guarded(lambda: self._eval(name, args))).rsplit(",", 2)
-        snapshot = _snapshot(name, text)
-        assert snapshot is not None  # isolate and reset always leave a state behind
-        return snapshot, _with_generation(_transition(name, moved, int(now_us)), snapshot.generation)
+        reply = self._guarded(lambda: self._eval(name, args))
+        try:
+            text, now_us, moved = _text(reply).rsplit(",", 2)
+            snapshot = _snapshot(name, text)
+            if snapshot is None:  # isolate and reset always leave a state behind
+                raise ValueError("no state after an operator's change")
+            return snapshot, _with_generation(_transition(name, moved, int(now_us)), snapshot.generation)
+        except _UNREADABLE as error:
+            raise _unreadable(reply) from error
 
     def snapshots(self, names: Sequence[str], config: BreakerConfig) -> list[BreakerSnapshot | None]:
         if not names:
@@ -208,7 +234,10 @@ class RedisBreakerStore:
                 return list(pipe.execute())
 
         replies = self._guarded(run)
-        return [_snapshot(name, _text(reply)) for name, reply in zip(names, replies, strict=True)]
+        try:
+            return [_snapshot(name, _text(reply)) for name, reply in zip(names, replies, strict=True)]
+        except _UNREADABLE as error:
+            raise _unreadable(replies) from error
 
     def names(self, limit: int, after: str | None) -> tuple[list[str], bool]:
         start = f"({after}" if after is not None else "-"
