@@ -70,20 +70,26 @@ def run(redis_url: str, n: int) -> list[Table]:
 
     samples = compare(cases, n)
     server_time = server_time_per_check(client, {k: v for k, v in cases.items() if k != PING}, min(n, 2000))
+    checks = {k: cases[k] for k in (CHECK, "limits fixed window, 2 windows")}
+    parts = script_parts(client, subject, checks, min(n, 2000))
 
     measurements = Table(
         f"Rate-limit check, sequential, interleaved, n={n:,} per case (loopback redis-server)",
         ["case", "p50 µs", "p99 µs", "ops/s", "round trips/check"],
         [[s.name, s.p50_us, s.p99_us, s.ops_per_s, s.round_trips] for s in samples],
     )
-    return [measurements, server_time, comparisons(samples, server_time)]
+    return [measurements, server_time, parts, comparisons(samples, server_time)]
 
 
 _COMMAND = re.compile(rb"\*\d+\r\n\$\d+\r\n([A-Za-z|]+)\r\n")
 
 
 def server_time_per_check(
-    client: redis.Redis, cases: dict[str, Callable[[], object]], n: int, chunk: int = 100
+    client: redis.Redis,
+    cases: dict[str, Callable[[], object]],
+    n: int,
+    chunk: int = 100,
+    title: str = "Redis server time per check (INFO commandstats, commands sent), interleaved",
 ) -> Table:
     """Redis's own time per check from `INFO commandstats`, read around chunks of one case at a time
     (`CONFIG RESETSTAT` before each), the cases interleaved so load elsewhere falls on all alike.
@@ -124,10 +130,51 @@ def server_time_per_check(
         [name, usec[name] / n, calls[name] / n, ", ".join(sorted(sent[name]))] for name in cases
     ]
     return Table(
-        f"Redis server time per check (INFO commandstats, commands sent), interleaved, n={n:,}",
+        f"{title}, n={n:,}",
         ["case", "server µs/check", "commands/check", "commands"],
         rows,
     )
+
+
+# Scripts with the Redis calls of a check and nothing else, on keys of the bench's subject: what
+# a script that reads Redis time and its state, and writes it back, pays before it computes
+# anything (docs/rate-limits.md#what-a-check-costs-redis).
+_PROBES = {
+    "script returning a constant (EVALSHA itself)": ("return 0", 1),
+    "+ TIME": ("redis.call('TIME') return 0", 1),
+    "+ TIME, GET": ("redis.call('TIME') redis.call('GET', KEYS[1]) return 0", 1),
+    "+ TIME, GET, SETRANGE (one key per check)": (
+        "redis.call('TIME') redis.call('GET', KEYS[1]) redis.call('SETRANGE', KEYS[1], 0, '1700000000000000') return 0",
+        1,
+    ),
+    "+ TIME, MGET, 2 SETRANGE (the check's calls: a key per window)": (
+        "redis.call('TIME') redis.call('MGET', KEYS[1], KEYS[2]) "
+        "redis.call('SETRANGE', KEYS[1], 0, '1700000000000000') "
+        "redis.call('SETRANGE', KEYS[2], 0, '1700000000000000') return 0",
+        2,
+    ),
+}
+
+
+def script_parts(client: redis.Redis, subject: str, checks: dict[str, Callable[[], object]], n: int) -> Table:
+    """Server time of scripts making only a check's Redis calls, beside the check and `limits`' two
+    hits: how much of a check is the calls and how much is its own computation."""
+    keys = [f"bench:probe:{{{subject}}}:{i}" for i in (1, 2)]
+    cases: dict[str, Callable[[], object]] = {}
+    for name, (source, numkeys) in _PROBES.items():
+        cases[name] = _probe(client, client.script_load(source), keys[:numkeys])
+    cases.update(checks)
+    try:
+        return server_time_per_check(client, cases, n, title="Where a check's Redis server time goes")
+    finally:
+        client.delete(*keys)
+
+
+def _probe(client: redis.Redis, sha: str, keys: list[str]) -> Callable[[], object]:
+    def call() -> object:
+        return client.evalsha(sha, len(keys), *keys, "1", "x")
+
+    return call
 
 
 def comparisons(samples: list[Sample], server_time: Table) -> Table:
