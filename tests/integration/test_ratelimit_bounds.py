@@ -7,6 +7,7 @@ The handlers run in-process against the session's redis-server (moto's DynamoDB 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -16,7 +17,8 @@ import redis
 from gatehouse.ratelimit.decision import ScopedWindow
 from gatehouse.ratelimit.keys import keys_for
 from gatehouse.ratelimit.policies import Window
-from gatehouse.ratelimit.redis_engine import RedisEngine
+from gatehouse.ratelimit.redis_engine import RedisEngine, parse_reply, script_args
+from gatehouse.ratelimit.scripts import limiter_script
 from tests.inprocess import InProcessApi, inprocess_api
 
 YEAR = 366 * 86400
@@ -140,15 +142,21 @@ def test_gcra_state_of_the_largest_valid_window_stays_exact_in_lua(redis_url, li
 
     # Then limiter.lua stored the exact TAT (now + burst x interval), not a wrapped or rounded one,
     assert decision.allowed
-    stored = int(client.get(keys_for(subject, scoped)[0]))
+    stored = _tat(client.get(keys_for(subject, scoped)[0]))
     now_us = stored - burst * interval
     assert decision.now_ms * 1000 <= now_us < decision.now_ms * 1000 + 1000
     # And the next unit waits exactly one interval, the state read back as it was written.
     denied = engine.evaluate(subject, scoped, 1)
     assert not denied.allowed
     assert 0 < denied.windows[0].retry_after_ms <= -(-interval // 1000)
-    assert int(client.get(keys_for(subject, scoped)[0])) == stored
+    assert _tat(client.get(keys_for(subject, scoped)[0])) == stored
     client.close()
+
+
+def _tat(value: bytes) -> int:
+    """A one-window GCRA key's value: its TAT, ended by ";" (limiter.lua's state)."""
+    assert re.fullmatch(rb"\d+;", value), value
+    return int(value[:-1])
 
 
 @pytest.mark.parametrize("cost", [True, "5", 5.0])
@@ -158,8 +166,12 @@ def test_a_cost_must_be_a_whole_json_number(api, cost):
     assert answer.status == 400 and "cost" in _fields(answer), answer
 
 
-@pytest.mark.parametrize("written", ["nan", "inf", "-nan", "1e400", "-5", "9007199254740993", "garbage", " 5"])
-def test_a_gcra_key_holding_no_valid_time_reads_as_no_state_and_is_overwritten(redis_url, written):
+NO_TIMES = ["nan", "inf", "-nan", "1e400", "-5", "9007199254740993", "garbage", " 5", ""]
+
+
+@pytest.mark.parametrize("script", ["written for the shape", "limiter.lua"])
+@pytest.mark.parametrize("written", [*NO_TIMES, *(f"{w};" for w in NO_TIMES), "5;5;", "5"])
+def test_a_gcra_key_holding_no_valid_time_reads_as_no_state_and_is_overwritten(redis_url, written, script):
     # Given a GCRA key whose value no check could have written (a hand edit, another tool), which
     # Lua's tonumber may still read as a number (nan, inf, 1e400: the check would answer int64's minimum)
     window = Window(name="w", limit=10, period_seconds=60, algorithm="gcra")
@@ -171,8 +183,12 @@ def test_a_gcra_key_holding_no_valid_time_reads_as_no_state_and_is_overwritten(r
     client.set(key, written)
     # When the subject is checked, Then Redis decides (no reply error, no fallback): the value is no
     # state, the charge overwrites it with a real time that expires
-    decision = engine.evaluate(subject, scoped, 1)
+    if script == "limiter.lua":
+        args = script_args(scoped, 1, peek=False)
+        decision = parse_reply(client.eval(limiter_script()[0], 1, key, *args), scoped, 1)
+    else:
+        decision = engine.evaluate(subject, scoped, 1)
     assert decision.allowed and decision.windows[0].remaining == 9
-    assert int(client.get(key)) // 1000 >= decision.now_ms
+    assert _tat(client.get(key)) // 1000 >= decision.now_ms
     assert client.pttl(key) > 0
     client.close()

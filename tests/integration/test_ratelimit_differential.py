@@ -1,10 +1,13 @@
-"""limiter.lua and its Python twin (ratelimit/algorithms.py, run by the fallback limiter) decide alike.
+"""The limiter scripts and their Python twin (ratelimit/algorithms.py, run by the fallback limiter)
+decide alike: limiter.lua, the script written for the check's shape (scripts.py), and LocalLimiter.
 
-Hypothesis generates window sets and sequences of requests (cost, check or peek, clock steps);
-each step runs on a real redis-server and on LocalLimiter at the same instant, and every
-window's verdict must agree: allowed, remaining, reset, retry, and the deciding clock.
+Hypothesis generates policy sets (a key each) and sequences of requests (cost, check or peek, clock
+steps); each step runs both scripts on a real redis-server, each on keys of its own, and
+LocalLimiter, at the same instant, and every window's verdict must agree: allowed, remaining,
+reset, retry, and the deciding clock. The two scripts must also leave the same values with the
+same expiry deadlines (PEXPIRETIME) behind.
 
-The script reads Redis TIME; here it reads a clock the test sets instead (a copy of the
+The scripts read Redis TIME; here they read a clock the test sets instead (a copy of each
 script with that one call replaced), so both sides see exactly the same microsecond. The
 clock starts at the real time and only moves forward, so the script's PXAT deadlines are
 never in the past.
@@ -24,7 +27,8 @@ from gatehouse.ratelimit.decision import Decision, scoped_windows
 from gatehouse.ratelimit.fallback import LocalLimiter
 from gatehouse.ratelimit.keys import keys_for
 from gatehouse.ratelimit.policies import Policy, Window
-from gatehouse.ratelimit.redis_engine import limiter_script, parse_reply, script_args
+from gatehouse.ratelimit.redis_engine import parse_reply, script_args
+from gatehouse.ratelimit.scripts import WRITTEN_MAX_WINDOWS, limiter_script, script_for
 
 pytestmark = pytest.mark.integration
 
@@ -32,11 +36,14 @@ CLOCK_KEY = "gh:test:clock"
 REDIS_TIME = "local t = redis.call('TIME')"
 
 
-@pytest.fixture(scope="module")
-def clocked_script() -> str:
-    source, _ = limiter_script()
+def clocked(source: str) -> str:
     assert source.count(REDIS_TIME) == 1, "the script's clock moved: update this test's substitution"
     return source.replace(REDIS_TIME, f"local t = redis.call('HMGET', '{CLOCK_KEY}', 's', 'us')")
+
+
+@pytest.fixture(scope="module")
+def clocked_script() -> str:
+    return clocked(limiter_script()[0])
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +65,11 @@ windows_strategy = st.lists(
     min_size=1,
     max_size=3,
 )
+# One to three policies (a key each) of one to three windows, at most eight in all (a check with
+# more runs limiter.lua alone).
+policies_strategy = st.lists(windows_strategy, min_size=1, max_size=3).filter(
+    lambda specs: sum(map(len, specs)) <= WRITTEN_MAX_WINDOWS
+)
 
 steps_strategy = st.lists(
     st.tuples(
@@ -73,12 +85,17 @@ steps_strategy = st.lists(
 )
 
 
-def _policies(spec: list[tuple[str, int, int, int | None]]) -> list[Policy]:
-    windows = tuple(
-        Window(name=f"w{i}", limit=limit, period_seconds=period, algorithm=algorithm, burst=burst)  # type: ignore[arg-type]
-        for i, (algorithm, limit, period, burst) in enumerate(spec)
-    )
-    return [Policy(name="diff", windows=windows)]
+def _policies(specs: list[list[tuple[str, int, int, int | None]]]) -> list[Policy]:
+    return [
+        Policy(
+            name=f"diff{p}",
+            windows=tuple(
+                Window(name=f"w{i}", limit=limit, period_seconds=period, algorithm=algorithm, burst=burst)  # type: ignore[arg-type]
+                for i, (algorithm, limit, period, burst) in enumerate(spec)
+            ),
+        )
+        for p, spec in enumerate(specs)
+    ]
 
 
 def _verdicts(decision: Decision) -> list[tuple[object, ...]]:
@@ -86,22 +103,30 @@ def _verdicts(decision: Decision) -> list[tuple[object, ...]]:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(spec=windows_strategy, steps=steps_strategy)
-def test_lua_and_python_limiters_decide_alike(client, clocked_script, spec, steps):
-    windows = scoped_windows(_policies(spec))
+@given(specs=policies_strategy, steps=steps_strategy)
+def test_lua_and_python_limiters_decide_alike(client, clocked_script, specs, steps):
+    windows = scoped_windows(_policies(specs))
     subject = f"diff:{uuid.uuid4()}"
     keys = keys_for(subject, windows)
+    written_keys = keys_for(f"written:{subject}", windows)
+    written = clocked(script_for(str(script_args(windows, 1, peek=False)[1]))[0])
+    assert written != clocked_script
     now_us = time.time_ns() // 1000
     python_side = LocalLimiter(clock=lambda: now_us / 1_000_000)
 
     for index, (step_us, cost, peek) in enumerate(steps):
         now_us += step_us
         client.hset(CLOCK_KEY, mapping={"s": now_us // 1_000_000, "us": now_us % 1_000_000})
-        reply = client.eval(clocked_script, len(keys), *keys, *script_args(windows, cost, peek=peek))
-        in_lua = parse_reply(reply, windows, cost)
+        args = script_args(windows, cost, peek=peek)
+        in_lua = parse_reply(client.eval(clocked_script, len(keys), *keys, *args), windows, cost)
+        in_written = parse_reply(client.eval(written, len(keys), *written_keys, *args), windows, cost)
         in_python = python_side.evaluate(subject, windows, cost, peek=peek)
 
         where = f"step {index}: +{step_us} us, cost {cost}, {'peek' if peek else 'check'}"
         assert in_lua.now_ms == in_python.now_ms, where
         assert in_lua.allowed == in_python.allowed, where
         assert _verdicts(in_lua) == _verdicts(in_python), where
+        assert in_written == in_lua, where
+        for key, written_key in zip(keys, written_keys, strict=True):
+            assert client.get(written_key) == client.get(key), where
+            assert client.pexpiretime(written_key) == client.pexpiretime(key), where

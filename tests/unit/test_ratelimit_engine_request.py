@@ -11,6 +11,7 @@ from gatehouse.ratelimit.errors import LimiterReplyError, LimiterUnavailable
 from gatehouse.ratelimit.keys import keys_for
 from gatehouse.ratelimit.policies import DEFAULT_POLICIES, Policy, Window
 from gatehouse.ratelimit.redis_engine import RedisEngine, outage_code, parse_reply, script_args
+from gatehouse.ratelimit.scripts import script_for
 from gatehouse.ratelimit.service import RateLimiter
 from gatehouse.resilience.local_breaker import BreakerState
 
@@ -26,11 +27,17 @@ def capture(engine, reply):
     return sent
 
 
-def redis_py_packing(engine, subject, windows, cost, peek):
+def redis_py_packing(engine, subject, windows, cost, peek, sent_before):
+    """What redis-py sends: EVAL of the shape's script the first time this engine meets the shape
+    (so that check is one round trip too), EVALSHA after."""
     keys = keys_for(subject, windows)
     args = script_args(windows, cost, peek=peek)
     conn = redis.Connection()
-    return b"".join(conn.pack_command("EVALSHA", engine.sha, len(keys), *keys, *args))
+    source, sha = script_for(str(args[1]))  # the script written for this check's shape
+    if sha in sent_before:
+        return b"".join(conn.pack_command("EVALSHA", sha, len(keys), *keys, *args))
+    sent_before.add(sha)
+    return b"".join(conn.pack_command("EVAL", source, len(keys), *keys, *args))
 
 
 @pytest.mark.parametrize("cost, peek", [(1, False), (7, False), (1, True)])
@@ -41,10 +48,12 @@ def test_request_is_what_redis_py_would_send(subject, cost, peek):
     second = scoped_windows([DEFAULT_POLICIES["free"]])
     custom = scoped_windows([Policy(name="starter", windows=(Window(name="hour", limit=7, period_seconds=60),))])
     # Alternating policy sets for one subject must never reuse a stale plan.
+    shapes: set[str] = set()
     for windows in (first, first, second, custom, first):
         sent = capture(engine, b"1,0" + b",5,10,0" * len(windows))
         engine.evaluate(subject, windows, cost, peek=peek)
-        assert sent == [redis_py_packing(engine, subject, windows, cost, peek)]
+        assert sent == [redis_py_packing(engine, subject, windows, cost, peek, shapes)]
+    assert len(shapes) == 3  # first, second and custom: three shapes
 
 
 def test_reply_parses_into_the_decision_a_plain_constructor_builds():
@@ -75,10 +84,11 @@ def test_reply_parses_into_the_decision_a_plain_constructor_builds():
 def test_cost_and_mode_changes_rebuild_the_request():
     engine = RedisEngine(redis.Redis())
     windows = scoped_windows([DEFAULT_POLICIES["starter"]])
+    shapes: set[str] = set()
     for cost, peek in [(1, False), (1, True), (3, False), (1, False), (1, False)]:
         sent = capture(engine, b"1,0" + b",5,10,0" * len(windows))
         engine.evaluate("s", windows, cost, peek=peek)
-        assert sent == [redis_py_packing(engine, "s", windows, cost, peek)]
+        assert sent == [redis_py_packing(engine, "s", windows, cost, peek, shapes)]
 
 
 @pytest.mark.parametrize("peek", [True, False])

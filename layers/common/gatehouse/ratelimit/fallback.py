@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from gatehouse.ratelimit import algorithms
 from gatehouse.ratelimit.decision import Decision, ScopedWindow, WindowResult
-from gatehouse.ratelimit.keys import keys_for
+from gatehouse.ratelimit.keys import window_names
 
 
 class LocalLimiter:
@@ -31,7 +31,7 @@ class LocalLimiter:
         self._entries: OrderedDict[str, tuple[tuple[int, ...], int]] = OrderedDict()
 
     def evaluate(self, subject: str, windows: list[ScopedWindow], cost: int, *, peek: bool = False) -> Decision:
-        keys = keys_for(subject, windows)
+        keys = window_names(subject, windows)
         with self._lock:
             now = round(self._clock() * 1_000_000)  # round: exact microseconds from a float clock
             verdicts = []

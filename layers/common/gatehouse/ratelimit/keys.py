@@ -1,6 +1,6 @@
 """Redis key names of a check: every key of one check shares one hash tag, `{<subject>}`, or for a
 principal's check `{<owner>}` (docs/rate-limits.md), so the script runs in one cluster slot; and
-every window definition has a key of its own (docs/rate-limits.md#counters)."""
+every policy's windows share one key, named by their definitions (docs/rate-limits.md#counters)."""
 
 from __future__ import annotations
 
@@ -37,25 +37,54 @@ def definition(window: Window) -> str:
     return f"s{window.limit}/{window.period_seconds}"
 
 
-def window_key(tag: str, scoped: ScopedWindow, principal: str | None = None) -> str:
-    # Names and policies match [A-Za-z0-9_.-], so ":" separates the parts unambiguously. A
-    # principal's own counter in its owner's slot names the principal too; no policy name starts
-    # with "@", so it can never alias one of the owner's own counters.
+def policy_key(tag: str, run: list[ScopedWindow], principal: str | None = None) -> str:
+    """The key holding every window of one policy in one check: the windows' names and definitions
+    are part of it, so a policy whose windows change starts fresh counters."""
+    # Names and policies match [A-Za-z0-9_.-], so ":", "=" and "," separate the parts
+    # unambiguously. A principal's own counter in its owner's slot names the principal too; no
+    # policy name starts with "@", so it can never alias one of the owner's own counters. Keys of
+    # the earlier layout (a key per window, "policy:name:definition") have no "=": never read.
     owned_by = f"@{principal}:" if principal is not None else ""
-    return f"{KEY_PREFIX}{{{tag}}}:{owned_by}{scoped.policy}:{scoped.window.name}:{definition(scoped.window)}"
+    windows = ",".join(f"{s.window.name}={definition(s.window)}" for s in run)
+    return f"{KEY_PREFIX}{{{tag}}}:{owned_by}{run[0].policy}:{windows}"
+
+
+def _runs(windows: list[ScopedWindow]) -> list[list[ScopedWindow]]:
+    """Consecutive windows of one policy (scoped_windows keeps a policy's windows together): a key each."""
+    runs: list[list[ScopedWindow]] = []
+    for w in windows:
+        last = runs[-1][-1] if runs else None
+        if last is not None and last.policy == w.policy and last.owner == w.owner and last.shared == w.shared:
+            runs[-1].append(w)
+        else:
+            runs.append([w])
+    return runs
+
+
+def key_indexes(windows: list[ScopedWindow]) -> list[int]:
+    """Each window's key, as a 1-based index into keys_for()."""
+    return [k for k, run in enumerate(_runs(windows), 1) for _ in run]
 
 
 def keys_for(subject: str, windows: list[ScopedWindow]) -> list[str]:
-    """Exactly the keys the limiter script touches for this check, in window order.
+    """Exactly the keys the limiter script touches for this check: one per policy, in window order.
 
-    A window with an owner other than the subject lives in the owner's slot: the owner's own
+    A policy with an owner other than the subject lives in the owner's slot: the owner's own
     counter when shared, else the subject's. A subject that is its own owner (or has none)
     keeps the names it always had."""
     tag = subject_tag(subject)
     keys = []
-    for w in windows:
-        if w.owner is None or w.owner == subject:
-            keys.append(window_key(tag, w))
+    for run in _runs(windows):
+        owner = run[0].owner
+        if owner is None or owner == subject:
+            keys.append(policy_key(tag, run))
         else:
-            keys.append(window_key(subject_tag(w.owner), w, None if w.shared else tag))
+            keys.append(policy_key(subject_tag(owner), run, None if run[0].shared else tag))
     return keys
+
+
+def window_names(subject: str, windows: list[ScopedWindow]) -> list[str]:
+    """A name per window (its policy's key and its own name), for state kept per window (the
+    in-process fallback)."""
+    keys = keys_for(subject, windows)
+    return [f"{keys[k - 1]}/{w.window.name}" for k, w in zip(key_indexes(windows), windows, strict=True)]

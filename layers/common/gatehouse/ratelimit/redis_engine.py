@@ -1,4 +1,5 @@
-"""Runs limiter.lua: EVALSHA in one round trip, EVAL on NOSCRIPT, reply parsed into a Decision.
+"""Runs the limiter script of a check's shape (scripts.py): EVALSHA in one round trip, EVAL on
+NOSCRIPT, reply parsed into a Decision.
 
 This is the rate limiter's hot path, measured against a bare PING (docs/reference.md#performance-targets). With a plain
 `redis.Redis` client the request is RESP bytes built once per subject and policy set (a
@@ -11,9 +12,6 @@ or client-side-caching client) goes through redis-py's ordinary `evalsha`.
 
 from __future__ import annotations
 
-import hashlib
-from functools import lru_cache
-from importlib import resources
 from typing import Any, NamedTuple
 
 from redis.exceptions import NoScriptError, RedisError, ResponseError
@@ -22,8 +20,9 @@ from gatehouse.clients.redis_errors import TIMEOUTS, outage_code
 from gatehouse.clients.redis_resp import bulk, call_packed, direct_pool
 from gatehouse.ratelimit.decision import Decision, ScopedWindow, WindowResult
 from gatehouse.ratelimit.errors import LimiterReplyError, LimiterUnavailable
-from gatehouse.ratelimit.keys import keys_for
+from gatehouse.ratelimit.keys import key_indexes, keys_for
 from gatehouse.ratelimit.policies import Window
+from gatehouse.ratelimit.scripts import script_for, shape_of
 
 _FIELDS_PER_WINDOW = 3
 # Every number of a reply is below this in magnitude (at most 15 digits; limiter.lua's numbers are
@@ -40,30 +39,28 @@ _MAX_CACHED_SUBJECTS = 2048
 _TIMEOUTS = TIMEOUTS
 
 
-@lru_cache(maxsize=1)
-def limiter_script() -> tuple[str, str]:
-    """The script's source and its SHA1, read once per process (the SHA is computed locally,
-    so no SCRIPT LOAD round trip is ever needed up front)."""
-    source = resources.files("gatehouse.ratelimit").joinpath("limiter.lua").read_text("utf-8")
-    return source, hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()
-
-
-def window_arg(window: Window) -> str:
-    """A window as limiter.lua reads it: "g<period us>,<interval us>,<tolerance us>;" for GCRA (the
-    interval rounded up to a whole microsecond, as algorithms.gcra does), "s<period us>,<limit>,0;"
-    for the sliding counter."""
+def window_numbers(window: Window) -> tuple[int, int, int]:
+    """A window's three numbers as the limiter scripts read them: period us, interval us, tolerance
+    us for GCRA (the interval rounded up to a whole microsecond, as algorithms.gcra does); period
+    us, limit, 0 for the sliding counter."""
     period = window.period_seconds * 1_000_000
     if window.algorithm == "gcra":
         interval = -(-period // window.limit)
-        return f"g{period},{interval},{interval * window.effective_burst};"
-    return f"s{period},{window.limit},0;"
+        return period, interval, interval * window.effective_burst
+    return period, window.limit, 0
+
+
+def check_shape(windows: list[ScopedWindow]) -> str:
+    """The shape of a check (scripts.py): each window's algorithm, its keys separated by "|"."""
+    return shape_of([s.window.algorithm for s in windows], key_indexes(windows))
 
 
 def script_args(windows: list[ScopedWindow], cost: int, *, peek: bool) -> list[str | int]:
-    """ARGV for limiter.lua: the cost (negated for a peek), then every window in one argument."""
+    """ARGV for the limiter scripts: the cost (negated for a peek), the shape, three numbers per window."""
     if cost < 0:  # the sign is the mode: a negative cost would turn a peek into a charge
         raise ValueError(f"a cost is never negative, got {cost}")
-    return [-cost if peek else cost, "".join(window_arg(s.window) for s in windows)]
+    numbers = [n for s in windows for n in window_numbers(s.window)]
+    return [-cost if peek else cost, check_shape(windows), *numbers]
 
 
 class _Plan(NamedTuple):
@@ -73,7 +70,9 @@ class _Plan(NamedTuple):
     cost: int
     peek: bool
     request: bytes  # the whole EVALSHA request, RESP-encoded
-    body: bytes  # the request after the script's name: numkeys, keys, args (for EVAL)
+    sha: str  # the script's
+    source: str  # the script, for EVAL (a shape's first check here, or NOSCRIPT)
+    body: bytes  # the request after the script's SHA: numkeys, keys, args (for EVAL)
     parts: int  # how many bulk strings the request has
     heads: tuple[tuple[str, str, str, int, int], ...]  # each WindowResult's fixed fields
     policies: tuple[str, ...]
@@ -102,16 +101,16 @@ class RedisEngine:
 
     def __init__(self, client: Any) -> None:
         self.client = client
-        self.source, self.sha = limiter_script()
         self._pool = direct_pool(client)
         if self._pool is not None:
             kwargs = self._pool.connection_kwargs
             self._encoding = (kwargs.get("encoding", "utf-8"), kwargs.get("encoding_errors", "strict"))
-        self._evalsha = bulk(b"EVALSHA") + bulk(self.sha.encode())
-        self._eval = bulk(b"EVAL") + bulk(self.source.encode("utf-8"))
         # subject -> the plan of its last check, reused while the windows are the very same
         # (frozen) objects with the same policies, cost and mode; anything else builds a new one.
         self._plans: dict[str, _Plan] = {}
+        # The scripts this engine has sent whole (EVAL): a shape's first check sends its script
+        # rather than its SHA, so that check is one round trip too (EVAL caches it in Redis).
+        self._sent: set[str] = set()
 
     def evaluate(self, subject: str, windows: list[ScopedWindow], cost: int, *, peek: bool = False) -> Decision:
         """The decision of limiter.lua; redis-py's errors come out as the area's own."""
@@ -134,24 +133,30 @@ class RedisEngine:
         plan = self._plans.get(subject)
         if plan is None or plan.cost != cost or plan.peek != peek or not _same_windows(plan.windows, windows):
             plan = self._plan(subject, windows, cost, peek)
+            if plan.sha not in self._sent:
+                reply = self._call(pool, _eval_request(plan))
+                self._sent.add(plan.sha)
+                return _decision(reply, plan.heads, plan.policies, cost)
         try:
             reply = self._call(pool, plan.request)
         except NoScriptError:
             # After a SCRIPT FLUSH or failover: EVAL both answers and caches the script again.
-            reply = self._call(pool, b"*%d\r\n%s%s" % (plan.parts, self._eval, plan.body))
+            reply = self._call(pool, _eval_request(plan))
         return _decision(reply, plan.heads, plan.policies, cost)
 
     def _plan(self, subject: str, windows: list[ScopedWindow], cost: int, peek: bool) -> _Plan:
-        n = len(windows)
         keys = [k.encode(*self._encoding) for k in keys_for(subject, windows)]
-        args = [str(arg).encode() for arg in script_args(windows, cost, peek=peek)]
-        body = b"".join([bulk(b"%d" % n), *map(bulk, keys), *map(bulk, args)])
-        parts = 3 + n + len(args)  # EVALSHA, sha, numkeys, keys, args
+        args = script_args(windows, cost, peek=peek)
+        source, sha = script_for(str(args[1]))
+        body = b"".join([bulk(b"%d" % len(keys)), *map(bulk, keys), *(bulk(str(arg).encode()) for arg in args)])
+        parts = 3 + len(keys) + len(args)  # EVALSHA, sha, numkeys, keys, args
         plan = _Plan(
             windows=tuple(windows),
             cost=cost,
             peek=peek,
-            request=b"*%d\r\n%s%s" % (parts, self._evalsha, body),
+            request=b"*%d\r\n%s%s" % (parts, bulk(b"EVALSHA") + bulk(sha.encode()), body),
+            sha=sha,
+            source=source,
             body=body,
             parts=parts,
             heads=_heads(windows),
@@ -168,11 +173,20 @@ class RedisEngine:
     def _evaluate_generic(self, subject: str, windows: list[ScopedWindow], cost: int, *, peek: bool) -> Decision:
         keys = keys_for(subject, windows)
         args = script_args(windows, cost, peek=peek)
+        source, sha = script_for(str(args[1]))
+        if sha not in self._sent:
+            reply = self.client.eval(source, len(keys), *keys, *args)
+            self._sent.add(sha)
+            return parse_reply(reply, windows, cost)
         try:
-            reply = self.client.evalsha(self.sha, len(keys), *keys, *args)
+            reply = self.client.evalsha(sha, len(keys), *keys, *args)
         except NoScriptError:
-            reply = self.client.eval(self.source, len(keys), *keys, *args)
+            reply = self.client.eval(source, len(keys), *keys, *args)
         return parse_reply(reply, windows, cost)
+
+
+def _eval_request(plan: _Plan) -> bytes:
+    return b"*%d\r\n%s%s" % (plan.parts, bulk(b"EVAL") + bulk(plan.source.encode("utf-8")), plan.body)
 
 
 def parse_reply(reply: bytes | str, windows: list[ScopedWindow], cost: int) -> Decision:
