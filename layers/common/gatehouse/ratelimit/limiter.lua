@@ -2,8 +2,8 @@
 --
 -- This script decides a check of any shape, and says what every step means; checks of up to eight
 -- windows run a script written for their shape by scripts.py, which does the same arithmetic in
--- straight-line code (a quarter less Redis time) and must answer and store exactly what this one
--- does (tests/integration/test_ratelimit_scripts.py).
+-- straight-line code (an eighth less Redis time) and must answer and store exactly what this one
+-- does (tests/integration/test_ratelimit_differential.py).
 --
 -- KEYS[k]   the state of every window of one policy (docs/rate-limits.md#counters); every key of a
 --           check shares one {subject} hash tag.
