@@ -143,11 +143,11 @@ _PROBES = {
     "script returning a constant (EVALSHA itself)": ("return 0", 1),
     "+ TIME": ("redis.call('TIME') return 0", 1),
     "+ TIME, GET": ("redis.call('TIME') redis.call('GET', KEYS[1]) return 0", 1),
-    "+ TIME, GET, SETRANGE (one key per check)": (
+    "+ TIME, GET, SETRANGE (the check's calls: a key per policy)": (
         "redis.call('TIME') redis.call('GET', KEYS[1]) redis.call('SETRANGE', KEYS[1], 0, '1700000000000000') return 0",
         1,
     ),
-    "+ TIME, MGET, 2 SETRANGE (the check's calls: a key per window)": (
+    "+ TIME, MGET, 2 SETRANGE (the earlier layout: a key per window)": (
         "redis.call('TIME') redis.call('MGET', KEYS[1], KEYS[2]) "
         "redis.call('SETRANGE', KEYS[1], 0, '1700000000000000') "
         "redis.call('SETRANGE', KEYS[2], 0, '1700000000000000') return 0",
