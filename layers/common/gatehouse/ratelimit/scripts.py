@@ -27,6 +27,8 @@ import hashlib
 from functools import lru_cache
 from importlib import resources
 
+# Lua 5.1's limits bound this: 200 locals a function (up to 18 a window) and 32 captures a
+# string.match (3 a sliding window, all of one key's windows in one match).
 WRITTEN_MAX_WINDOWS = 8
 
 _HEAD = """-- Written by gatehouse/ratelimit/scripts.py for checks of shape {shape}; limiter.lua says what
