@@ -11,11 +11,14 @@ import uuid
 import pytest
 import redis
 
+from gatehouse.principal import Principal
 from gatehouse.ratelimit.decision import scoped_windows
 from gatehouse.ratelimit.keys import keys_for
-from gatehouse.ratelimit.policies import Policy, Window
-from gatehouse.ratelimit.redis_engine import RedisEngine, check_shape
+from gatehouse.ratelimit.overrides import CachedOverrideSource, InMemoryOverrides
+from gatehouse.ratelimit.policies import DEFAULT_POLICIES, Policy, PolicyRegistry, Window
+from gatehouse.ratelimit.redis_engine import RedisEngine, check_shape, parse_reply, script_args
 from gatehouse.ratelimit.scripts import WRITTEN_MAX_WINDOWS, limiter_script, script_for
+from gatehouse.ratelimit.service import RateLimiter, RateLimitService
 
 pytestmark = pytest.mark.integration
 
@@ -104,3 +107,42 @@ def test_each_shape_is_one_script_and_the_shapes_are_few():
     few = scoped_windows([Policy(name="custom", windows=(Window(name="a", limit=1, period_seconds=1),))])
     many = scoped_windows([Policy(name="custom", windows=(Window(name="a", limit=999, period_seconds=86400),))])
     assert check_shape(few) == check_shape(many) == "g"
+
+
+HOUR = Window(name="hour", limit=3, period_seconds=3600, algorithm="sliding")
+SECOND = Window(name="second", limit=100, period_seconds=1)
+DAY = Window(name="day", limit=50, period_seconds=86400, algorithm="sliding")
+
+
+def test_a_check_api_window_counts_alike_whatever_windows_are_listed_with_it(client):
+    # Given a check-API caller's "hour" of 3, listed alone, with other windows, in either order
+    # (a key per policy would give each list of windows counters of its own: 15 admitted, not 3),
+    overrides = InMemoryOverrides()
+    limiter = RateLimiter(lambda: RedisEngine(client), overrides)
+    service = RateLimitService(limiter, PolicyRegistry(), overrides, CachedOverrideSource(overrides, 0))
+    caller = Principal("svc", "svc", "jwt", "enterprise", frozenset({"ratelimit:check"}))
+    subject = f"lists-{uuid.uuid4().hex[:12]}"
+    admitted = 0
+    for limits in [(HOUR,), (HOUR, SECOND), (SECOND, HOUR), (HOUR, DAY), (DAY, HOUR)]:
+        for _ in range(3):
+            admitted += service.check(caller, subject, limits=limits).allowed
+    # Then its hour admits three in all.
+    assert admitted == 3
+
+
+@pytest.mark.parametrize("script", ["written for the shape", "limiter.lua"])
+def test_a_key_of_another_type_is_no_state_and_is_overwritten(client, script):
+    # Given a subject's key holding a hash (another program, a hand edit), with no expiry,
+    windows = scoped_windows([DEFAULT_POLICIES["free"]])
+    subject = f"typed-{uuid.uuid4().hex[:12]}"
+    (key,) = keys_for(subject, windows)
+    client.hset(key, "x", "1")
+    # When the subject is checked, Then Redis decides (no WRONGTYPE reply error), as with no state,
+    if script == "limiter.lua":
+        args = script_args(windows, 1, peek=False)
+        decision = parse_reply(client.eval(limiter_script()[0], 1, key, *args), windows, 1)
+    else:
+        decision = RedisEngine(client).evaluate(subject, windows, 1)
+    assert decision.allowed and [w.remaining for w in decision.windows] == [w.limit - 1 for w in decision.windows]
+    # And the charge replaced the hash with the limiter's value, which expires.
+    assert VALUE.fullmatch(client.get(key)) and client.pttl(key) > 0

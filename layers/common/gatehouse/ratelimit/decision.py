@@ -20,13 +20,18 @@ class ScopedWindow(NamedTuple):
     window: Window
     owner: str | None = None
     shared: bool = False
+    # Which policy of the check the window came from: a policy's windows share one Redis key
+    # (keys.py), and two policies of one name (the check API's ad-hoc windows, one each) do not.
+    group: int = 0
 
 
 def scoped_windows(policies: list[Policy], owner: str | None = None) -> list[ScopedWindow]:
     """The windows of `policies`; with `owner`, those of policies charged to the owner are shared."""
     if owner is None:
-        return [ScopedWindow(p.name, w) for p in policies for w in p.windows]
-    return [ScopedWindow(p.name, w, owner, p.charged_to == "owner") for p in policies for w in p.windows]
+        return [ScopedWindow(p.name, w, None, False, g) for g, p in enumerate(policies) for w in p.windows]
+    return [
+        ScopedWindow(p.name, w, owner, p.charged_to == "owner", g) for g, p in enumerate(policies) for w in p.windows
+    ]
 
 
 class WindowResult(NamedTuple):

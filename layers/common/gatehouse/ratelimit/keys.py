@@ -54,7 +54,13 @@ def _runs(windows: list[ScopedWindow]) -> list[list[ScopedWindow]]:
     runs: list[list[ScopedWindow]] = []
     for w in windows:
         last = runs[-1][-1] if runs else None
-        if last is not None and last.policy == w.policy and last.owner == w.owner and last.shared == w.shared:
+        if (
+            last is not None
+            and last.group == w.group
+            and last.policy == w.policy
+            and last.owner == w.owner
+            and last.shared == w.shared
+        ):
             runs[-1].append(w)
         else:
             runs.append([w])

@@ -42,15 +42,29 @@
 -- number by arithmetic ("s + 0"); floor(x) is "x - x % 1" and ceil(x) is "x + (-x) % 1" (the same
 -- doubles as math.floor and math.ceil, as virtual-machine arithmetic); every number goes out
 -- through string.format's "%d" (tostring and concatenation use "%.14g", slower, and inexact past
--- 10^14), one call per window for its reply, with a literal 0 for the usual retry; a sliding
--- counter charged within its bucket reuses the stored bucket and previous count as they were
--- read; a peek or a denied check formats no state, and a charge that keeps the deadline
--- overwrites in place with SETRANGE.
+-- 10^14), one call per window for its reply, with a literal 0 for the usual retry; a peek or a
+-- denied check formats no state, and a charge that keeps the deadline overwrites in place with
+-- SETRANGE.
 
 local t = redis.call('TIME')
 local match, format, call, argv, keys = string.match, string.format, redis.call, ARGV, KEYS
 local shape, byte = argv[2], string.byte
 local windows = (#argv - 2) / 3
+
+-- The value of the key whose first window is at position `pos` of the shape, when it is exactly what
+-- these scripts write for that key's windows (each window's numbers, each below 2^53 so the
+-- arithmetic is exact), else false: another type, another layout, a hand edit is no state, and the
+-- charge overwrites it with an expiring value.
+local function readable(s, pos)
+  if type(s) ~= 'string' then return false end
+  local windows = match(shape, '^[gs]+', pos)
+  local pattern = '^' .. windows:gsub('s', '%%d+:%%d+:%%d+;'):gsub('g', '%%d+;') .. '$'
+  if not match(s, pattern) then return false end
+  for n in string.gmatch(s, '%d+') do
+    if n + 0 >= 9007199254740992 then return false end
+  end
+  return s
+end
 
 -- Judges window i (its letter at position `pos` of the shape, its key KEYS[k], `first` when it is
 -- that key's first window, its state at position `at` of the key's value s), then (by recursion)
@@ -65,29 +79,19 @@ local function decide(i, pos, k, first, s, at, allowed, now, cost, charge)
   local period, b, c = argv[j] + 0, argv[j + 1] + 0, argv[j + 2] + 0
   local gcra = byte(shape, pos) == 103 -- "g"
   if first then
-    s, at = call('GET', keys[k]), 1
+    s, at = readable(redis.pcall('GET', keys[k]), pos), 1
   end
-  local ok, interval, tolerance, limit, old, tat, new_tat, wait, idx, left, cur, prev, bs, cs, ps, used, q
+  local ok, interval, tolerance, limit, old, tat, new_tat, wait, idx, left, cur, prev, used, q
   local old_deadline = false
   if gcra then
     -- GCRA: TAT is the theoretical arrival time; a request fits while TAT - now <= burst * T.
     -- A whole-microsecond T rounds the rate down by < 1 us per request: never over-admits.
     interval, tolerance = b, c
     if s then
-      -- Digits only: no sign, exponent, "nan" or "inf"; below 2^53 so the arithmetic is exact.
       old, at = match(s, '^(%d+);()', at)
-      if old then
-        old = old + 0
-        if old < 9007199254740992 then
-          q = old / period
-          old_deadline = (q - q % 1 + 1) * period
-        else
-          old = nil
-          s = false
-        end
-      else
-        s = false -- not a value of ours: no state, and the charge overwrites it
-      end
+      old = old + 0
+      q = old / period
+      old_deadline = (q - q % 1 + 1) * period
     end
     tat = old or 0
     if tat < now then tat = now end
@@ -102,18 +106,14 @@ local function decide(i, pos, k, first, s, at, allowed, now, cost, charge)
     left = period - (now - idx * period)
     cur, prev = 0, 0
     if s then
-      bs, cs, ps, at = match(s, '^(%d+):(%d+):(%d+);()', at)
-      if bs then
-        local bucket = bs + 0
-        old_deadline = (bucket + 2) * period
-        if bucket == idx then
-          cur, prev = cs + 0, ps + 0
-        else
-          bs = nil -- another bucket: a charge writes all three numbers afresh
-          if bucket == idx - 1 then prev = cs + 0 end
-        end
-      else
-        s = false
+      local bucket, c, p
+      bucket, c, p, at = match(s, '^(%d+):(%d+):(%d+);()', at)
+      bucket = bucket + 0
+      old_deadline = (bucket + 2) * period
+      if bucket == idx then
+        cur, prev = c + 0, p + 0
+      elseif bucket == idx - 1 then
+        prev = c + 0
       end
     end
     used = prev * left / period + cur
@@ -155,11 +155,7 @@ local function decide(i, pos, k, first, s, at, allowed, now, cost, charge)
     if charged then
       spent, count = cost, cur + cost
       -- Expires once this bucket has decayed out of the next one.
-      if bs then
-        value = bs .. ':' .. format('%d', count) .. ':' .. ps .. ';' .. value
-      else
-        value = format('%d:%d:%d;', idx, count, prev) .. value
-      end
+      value = format('%d:%d:%d;', idx, count, prev) .. value
       mine = (idx + 2) * period
     end
     q = limit - used - spent

@@ -90,6 +90,7 @@ def _same_windows(planned: tuple[ScopedWindow, ...], windows: list[ScopedWindow]
             or scoped.policy != plan.policy
             or scoped.owner != plan.owner
             or scoped.shared != plan.shared
+            or scoped.group != plan.group
         ):
             return False
     return True

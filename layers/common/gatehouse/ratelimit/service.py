@@ -250,7 +250,10 @@ class RateLimitService:
     ) -> Decision:
         """The check API: ad-hoc windows, a named policy, or else the caller's own tier policy."""
         if limits is not None:
-            policies = [Policy(name="custom", windows=limits)]
+            # A policy per window, so a key per window: a window counts alike whatever other
+            # windows a caller lists with it, and in whatever order (a key per policy would give
+            # each list of windows counters of its own).
+            policies = [Policy(name="custom", windows=(window,)) for window in limits]
         elif policy is not None:
             named = self.registry.get(policy)
             if named is None:
