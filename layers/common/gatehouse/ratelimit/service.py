@@ -253,8 +253,7 @@ class RateLimitService:
             # A policy per window, so a key per window: a window counts alike whatever other
             # windows a caller lists with it, and in whatever order (a key per policy would give
             # each list of windows counters of its own).
-            # The windows were validated (request model, distinct names): no validation again.
-            policies = [Policy.model_construct(name="custom", windows=(window,)) for window in limits]
+            policies = [Policy(name="custom", windows=(window,)) for window in limits]
         elif policy is not None:
             named = self.registry.get(policy)
             if named is None:
