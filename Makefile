@@ -68,7 +68,7 @@ lint: $(STAMP) $(CHECKOV_STAMP)
 	PYTHONPATH=layers/common $(VENV)/bin/lint-imports
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy layers/common/gatehouse local scripts
+	$(VENV)/bin/mypy layers/common/gatehouse local scripts bench
 
 # What `make test` installs, in parallel (downloads wait on the network, not on the CPU).
 install: prereqs chromium $(STAMP) $(NODE_STAMP) $(SAM_STAMP) $(CHECKOV_STAMP)

@@ -101,7 +101,7 @@ class _JwksServer:
 
 def _signing_keys() -> dict[str, tuple[Any, dict[str, Any]]]:
     """alg -> (private key, public JWK with kid/alg/use)."""
-    pairs = {
+    pairs: dict[str, tuple[Any, Any]] = {
         "RS256": (rsa.generate_private_key(public_exponent=65537, key_size=2048), RSAAlgorithm),
         "ES256": (ec.generate_private_key(ec.SECP256R1()), ECAlgorithm),
         "EdDSA": (ed25519.Ed25519PrivateKey.generate(), OKPAlgorithm),

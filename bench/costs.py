@@ -72,7 +72,7 @@ def _counted_here() -> bool:
 
 def _quiet_runners(stack: LocalStack) -> None:
     """Stop the stack's pollers (pipes, queues, schedules, bus) so that only the measured call runs."""
-    runners = [*stack.pipe_runners, stack.rate_runner, stack.scheduler_runner, *stack.queue_consumers]
+    runners: list[Any] = [*stack.pipe_runners, stack.rate_runner, stack.scheduler_runner, *stack.queue_consumers]
     runners += stack.bus_consumers
     for runner in runners:
         if runner is not None:
@@ -106,12 +106,12 @@ def _counting() -> Iterator[None]:
             _current[-1].redis += 1
         return send(connection, *args, **kwargs)
 
-    botocore.client.BaseClient._make_api_call = counted_call  # type: ignore[method-assign]
-    redis.connection.AbstractConnection.send_packed_command = counted_send  # type: ignore[method-assign]
+    botocore.client.BaseClient._make_api_call = counted_call
+    redis.connection.AbstractConnection.send_packed_command = counted_send  # type: ignore[assignment]
     try:
         yield
     finally:
-        botocore.client.BaseClient._make_api_call = make_call  # type: ignore[method-assign]
+        botocore.client.BaseClient._make_api_call = make_call
         redis.connection.AbstractConnection.send_packed_command = send  # type: ignore[method-assign]
 
 

@@ -135,7 +135,7 @@ def _counting(stack: LocalStack) -> Iterator[list[_Bucket]]:
         finally:
             _state.function = outer
 
-    BaseClient._make_api_call = make_api_call  # type: ignore[method-assign]
+    BaseClient._make_api_call = make_api_call
     redis.connection.AbstractConnection.send_packed_command = send_packed_command  # type: ignore[method-assign]
     emulator.handle = handle  # type: ignore[method-assign]
     invoker.invoke = invoke  # type: ignore[method-assign]
@@ -143,7 +143,7 @@ def _counting(stack: LocalStack) -> Iterator[list[_Bucket]]:
     try:
         yield buckets
     finally:
-        BaseClient._make_api_call = original_api_call  # type: ignore[method-assign]
+        BaseClient._make_api_call = original_api_call
         redis.connection.AbstractConnection.send_packed_command = original_send  # type: ignore[method-assign]
         emulator.handle = original_handle  # type: ignore[method-assign]
         invoker.invoke = original_invoke  # type: ignore[method-assign]

@@ -48,7 +48,7 @@ def run(redis_url: str, n: int) -> list[Table]:
 
         def request(record: Callable[..., None]) -> Callable[[], object]:
             def call() -> object:
-                gatehouse.api.record_invocation = record  # type: ignore[attr-defined]
+                gatehouse.api.record_invocation = record
                 return handler(dict(event, headers=dict(event["headers"])), FakeLambdaContext())
 
             return call
@@ -82,7 +82,7 @@ def run(redis_url: str, n: int) -> list[Table]:
                 samples = compare(cases, max(n // 5, 500))
         finally:
             logger.setLevel(level)
-            gatehouse.api.record_invocation = record_invocation  # type: ignore[attr-defined]
+            gatehouse.api.record_invocation = record_invocation
             redis.connection.AbstractConnection.send_packed_command = real_send  # type: ignore[method-assign]
     by_name = {s.name: s for s in samples}
     on, off = by_name[ON], by_name[OFF]

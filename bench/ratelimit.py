@@ -52,7 +52,8 @@ def run(redis_url: str, n: int) -> list[Table]:
         "gatehouse engine only, 2 windows": lambda: engine.evaluate(subject, windows, 1),
     }
 
-    storage = storage_from_string(redis_url, connection_class=CountingConnection)
+    # limits types its storage options as scalars; redis-py takes the connection class through them.
+    storage = storage_from_string(redis_url, connection_class=CountingConnection)  # type: ignore[arg-type]
     items = (RateLimitItemPerHour(HOUR), RateLimitItemPerSecond(SECOND))
     for label, strategy in (
         ("moving window", MovingWindowRateLimiter),

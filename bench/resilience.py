@@ -34,7 +34,7 @@ OURS = {
 }
 # Powertools: its defaults (5 failures in a row per instance, 3 probe successes, a 5 s local cache)
 # with the same open period (its recovery_timeout is whole seconds).
-POWERTOOLS = {"failure_threshold": 5, "recovery_timeout": 1, "success_threshold": 3}
+POWERTOOLS: dict[str, Any] = {"failure_threshold": 5, "recovery_timeout": 1, "success_threshold": 3}
 TABLE = "gatehouse-bench-breakers"
 PING = "redis-py PING (same connection)"
 DECIDE = "gatehouse FleetBreaker.acquire (a decision)"

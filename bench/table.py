@@ -12,7 +12,7 @@ class Table:
 
     title: str
     columns: Sequence[str]
-    rows: list[Sequence[object]] = field(default_factory=list)
+    rows: Sequence[Sequence[object]] = field(default_factory=list)
 
     def render(self) -> str:
         cells = [[str(c) for c in self.columns], *[[_fmt(v) for v in row] for row in self.rows]]

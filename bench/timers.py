@@ -62,11 +62,11 @@ def _aws_calls() -> Iterator[Counter[str]]:
         calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
         return original(client, operation, params)
 
-    BaseClient._make_api_call = counted  # type: ignore[method-assign]
+    BaseClient._make_api_call = counted
     try:
         yield calls
     finally:
-        BaseClient._make_api_call = original  # type: ignore[method-assign]
+        BaseClient._make_api_call = original
 
 
 def _fmt(calls: Counter[str], service: str) -> str:
@@ -182,24 +182,24 @@ def _run(stack: LocalStack, count: int) -> list[Table]:
         if runner is not None:
             runner.stop()
     body = CreateCampaignRequest.model_validate({"name": "calls", "startTime": _at(3600), "endTime": _at(7200)})
-    rows = []
+    rows: list[tuple[str, Counter[str]]] = []
     with _aws_calls() as calls:
         campaign = service.create(caller, body)
-    rows.append(["create a campaign (START + END timers)", calls])
-    start = next(t for t in campaign.timers if t.type == "START")
-    delivery = TimerDelivery(start.timer_id, "campaign", campaign.id, 1)
+    rows.append(("create a campaign (START + END timers)", calls))
+    first = next(t for t in campaign.timers if t.type == "START")
+    delivery = TimerDelivery(first.timer_id, "campaign", campaign.id, 1)
     with _aws_calls() as calls:
         timers_service().fire_delivery(delivery, timer_actions(), "scheduler")
-    rows.append(["fire a timer (Scheduler delivery, START)", calls])
+    rows.append(("fire a timer (Scheduler delivery, START)", calls))
     with _aws_calls() as calls:
         timers_service().fire_delivery(delivery, timer_actions(), "scheduler")
-    rows.append(["duplicate delivery of a fired timer", calls])
+    rows.append(("duplicate delivery of a fired timer", calls))
     with _aws_calls() as calls:
         service.cancel(caller, campaign.id, "bench")
-    rows.append(["cancel a RUNNING campaign (END pending)", calls])
+    rows.append(("cancel a RUNNING campaign (END pending)", calls))
     with _aws_calls() as calls:
         timers_service().sweep(timer_actions())
-    rows.append(["sweep with nothing due (per minute)", calls])
+    rows.append(("sweep with nothing due (per minute)", calls))
     call_rows = [
         [label, sum(v for k, v in c.items() if k.startswith("dynamodb:")), _fmt(c, "dynamodb"),
          sum(v for k, v in c.items() if k.startswith("scheduler:")), _fmt(c, "scheduler"),

@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ def _body(size: int) -> bytes:
 
 
 def _verification(n: int) -> Table:
+    rows: list[Sequence[object]] = []
     table = Table(
         "webhooks: signature verification per scheme, same payloads (in-process, µs per delivery)",
         [
@@ -50,6 +52,7 @@ def _verification(n: int) -> Table:
             "standardwebhooks p99",
             "ratio p50",
         ],
+        rows,
     )
     now = time.time()
     for size in (1024, 65536):
@@ -79,7 +82,7 @@ def _verification(n: int) -> Table:
                 continue
             if name == "standard":
                 other = samples["package"]
-                table.rows.append(
+                rows.append(
                     [
                         "standard v1 (HMAC)",
                         f"{size // 1024} KiB",
@@ -91,7 +94,7 @@ def _verification(n: int) -> Table:
                     ]
                 )
             else:
-                table.rows.append([name, f"{size // 1024} KiB", sample.p50_us, sample.p99_us, "n/a", "n/a", "-"])
+                rows.append([name, f"{size // 1024} KiB", sample.p50_us, sample.p99_us, "n/a", "n/a", "-"])
     return table
 
 
@@ -105,7 +108,8 @@ def _intake(redis_url: str, n: int) -> list[Table]:
         from gatehouse.webhooks.runtime import webhook_intake, webhook_sources_service
 
         # Intake alone: the dispatch pipe and the queue consumer would process every event meanwhile.
-        for runner in [*stack.pipe_runners, *stack.queue_consumers]:
+        runners: list[Any] = [*stack.pipe_runners, *stack.queue_consumers]
+        for runner in runners:
             runner.stop()
         name = f"bench-{uuid.uuid4().hex[:8]}"
         secret = signing.SECRETS["standard"]
@@ -132,7 +136,7 @@ def _intake(redis_url: str, n: int) -> list[Table]:
         duplicate = fresh[-1]
         intake.receive(duplicate)
         pending = iter(fresh)
-        BaseClient._make_api_call = counting  # type: ignore[method-assign]
+        BaseClient._make_api_call = counting
         try:
             samples = compare(
                 {
@@ -143,7 +147,7 @@ def _intake(redis_url: str, n: int) -> list[Table]:
                 warmup=20,
             )
         finally:
-            BaseClient._make_api_call = original  # type: ignore[method-assign]
+            BaseClient._make_api_call = original
         per = 2 * (count + 20)
         latency = Table(
             "webhooks: intake in-process against DynamoDB Local (source cached; µs per delivery)",
