@@ -73,24 +73,26 @@ def key_indexes(windows: list[ScopedWindow]) -> list[int]:
 
 
 def keys_for(subject: str, windows: list[ScopedWindow]) -> list[str]:
-    """Exactly the keys the limiter script touches for this check: one per policy, in window order.
-
-    A policy with an owner other than the subject lives in the owner's slot: the owner's own
-    counter when shared, else the subject's. A subject that is its own owner (or has none)
-    keeps the names it always had."""
-    tag = subject_tag(subject)
-    keys = []
-    for run in _runs(windows):
-        owner = run[0].owner
-        if owner is None or owner == subject:
-            keys.append(policy_key(tag, run))
-        else:
-            keys.append(policy_key(subject_tag(owner), run, None if run[0].shared else tag))
-    return keys
+    """Exactly the keys the limiter script touches for this check: one per policy, in window order."""
+    return [key for key, _ in _keyed_runs(subject, windows)]
 
 
 def window_names(subject: str, windows: list[ScopedWindow]) -> list[str]:
     """A name per window (its policy's key and its own name), for state kept per window (the
     in-process fallback)."""
-    keys = keys_for(subject, windows)
-    return [f"{keys[k - 1]}/{w.window.name}" for k, w in zip(key_indexes(windows), windows, strict=True)]
+    return [f"{key}/{w.window.name}" for key, run in _keyed_runs(subject, windows) for w in run]
+
+
+def _keyed_runs(subject: str, windows: list[ScopedWindow]) -> list[tuple[str, list[ScopedWindow]]]:
+    """Each policy's run of windows with its key. A policy with an owner other than the subject lives
+    in the owner's slot: the owner's own counter when shared, else the subject's. A subject that is
+    its own owner (or has none) keeps the names it always had."""
+    tag = subject_tag(subject)
+    keyed = []
+    for run in _runs(windows):
+        owner = run[0].owner
+        if owner is None or owner == subject:
+            keyed.append((policy_key(tag, run), run))
+        else:
+            keyed.append((policy_key(subject_tag(owner), run, None if run[0].shared else tag), run))
+    return keyed

@@ -57,8 +57,8 @@ local windows = (#argv - 2) / 3
 -- charge overwrites it with an expiring value.
 local function readable(s, pos)
   if type(s) ~= 'string' then return false end
-  local windows = match(shape, '^[gs]+', pos)
-  local pattern = '^' .. windows:gsub('s', '%%d+:%%d+:%%d+;'):gsub('g', '%%d+;') .. '$'
+  local letters = match(shape, '^[gs]+', pos)
+  local pattern = '^' .. letters:gsub('s', '%%d+:%%d+:%%d+;'):gsub('g', '%%d+;') .. '$'
   if not match(s, pattern) then return false end
   for n in string.gmatch(s, '%d+') do
     if n + 0 >= 9007199254740992 then return false end
@@ -72,8 +72,8 @@ end
 -- call has judged the last window, whether the request is charged is known; on the way back each
 -- window charges (or not) and formats its part of the reply, and the first window of a key writes
 -- that key. Returns, for windows i..n: the verdict, the reply, and for window i's key: the value
--- of windows i.. of it, the latest new deadline, the latest old one, and whether the stored value
--- was read whole.
+-- of windows i.. of it, the latest new deadline, and the latest old one (false when the key held
+-- no readable value: then there is no deadline to keep).
 local function decide(i, pos, k, first, s, at, allowed, now, cost, charge)
   local j = 3 * i
   local period, b, c = argv[j] + 0, argv[j + 1] + 0, argv[j + 2] + 0
@@ -123,12 +123,12 @@ local function decide(i, pos, k, first, s, at, allowed, now, cost, charge)
   allowed = allowed and ok
   local charged, rest = allowed and charge, ''
   -- What the rest of this window's key holds and says (nothing when this window is its last).
-  local value, deadline, latest_old, whole = '', false, false, s and at == #s + 1
+  local value, deadline, latest_old = '', false, false
   if i < windows then
     if byte(shape, pos + 1) == 124 then -- "|": the next window starts the next key
       charged, rest = decide(i + 1, pos + 2, k + 1, true, false, 1, allowed, now, cost, charge)
     else
-      charged, rest, value, deadline, latest_old, whole =
+      charged, rest, value, deadline, latest_old =
         decide(i + 1, pos + 1, k, false, s, at, allowed, now, cost, charge)
     end
   end
@@ -184,7 +184,7 @@ local function decide(i, pos, k, first, s, at, allowed, now, cost, charge)
   if charged then
     if not deadline or mine > deadline then deadline = mine end
     if first then
-      if not whole or deadline ~= latest_old then
+      if deadline ~= latest_old then -- the deadline moved, or nothing readable was stored
         call('SET', keys[k], value, 'PXAT', deadline / 1000)
       elseif #value >= #s then
         -- The deadline stays, so the TTL must: SETRANGE at 0 of a value no shorter than the stored
@@ -198,10 +198,10 @@ local function decide(i, pos, k, first, s, at, allowed, now, cost, charge)
   if remaining < 0 then remaining = 0 end
   if reset > 0 then q = reset / 1000; reset = q + (-q) % 1 else reset = 0 end
   if retry == 0 then
-    return charged, format(',%d,%d,0', remaining, reset) .. rest, value, deadline, latest_old, whole
+    return charged, format(',%d,%d,0', remaining, reset) .. rest, value, deadline, latest_old
   end
   if retry > 0 then q = retry / 1000; retry = q + (-q) % 1 end
-  return charged, format(',%d,%d,%d', remaining, reset, retry) .. rest, value, deadline, latest_old, whole
+  return charged, format(',%d,%d,%d', remaining, reset, retry) .. rest, value, deadline, latest_old
 end
 
 local c = argv[1] + 0

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from importlib import resources
+from typing import NamedTuple
 
 # Lua 5.1's limits bound this: 200 locals a function (up to 18 a window) and 32 captures a
 # string.match (3 a sliding window, all of one key's windows in one match).
@@ -53,12 +54,10 @@ if {first}a then
   {captures} = {numbers}
   if {too_big} then {captures} = nil end
 end
-local w{k} = {first}a ~= nil
 """
 
 _GCRA = """local p{i}, iv{i}, tol{i} = ARGV[{j}] + 0, ARGV[{j1}] + 0, ARGV[{j2}] + 0
-local old{i} = x{i}a
-local tat{i} = old{i} or 0
+local tat{i} = x{i}a or 0
 if tat{i} < now then tat{i} = now end
 local new{i} = tat{i} + cost * iv{i}
 local wait{i} = new{i} - tol{i} - now
@@ -111,11 +110,12 @@ if not ok{i} then
 end
 """
 
-# A key's expiry: the latest of its windows' deadlines, kept (SETRANGE) while it does not move.
+# A key's expiry: the latest of its windows' deadlines, kept (SETRANGE) while it does not move. The
+# old deadline o stays false when the key held nothing readable (every capture nil): SET PXAT then.
 _WRITE = """  do
     local d, e, o = 0, 0, false
 {deadlines}    local value = format('{format}', {values})
-    if not w{k} or d ~= o then
+    if d ~= o then
       call('SET', KEYS[{k}], value, 'PXAT', d / 1000)
     elseif #value >= #s{k} then
       call('SETRANGE', KEYS[{k}], '0', value)
@@ -126,11 +126,11 @@ _WRITE = """  do
 """
 
 _GCRA_DEADLINE = """    q = tat{i} / p{i}; e = (q - q % 1 + 1) * p{i}; if e > d then d = e end
-    if w{k} then q = old{i} / p{i}; e = (q - q % 1 + 1) * p{i}; if not o or e > o then o = e end end
+    if x{i}a then q = x{i}a / p{i}; e = (q - q % 1 + 1) * p{i}; if not o or e > o then o = e end end
 """
 
 _SLIDING_DEADLINE = """    e = (idx{i} + 2) * p{i}; if e > d then d = e end
-    if w{k} then e = (x{i}a + 2) * p{i}; if not o or e > o then o = e end end
+    if x{i}a then e = (x{i}a + 2) * p{i}; if not o or e > o then o = e end end
 """
 
 
@@ -144,52 +144,67 @@ def shape_of(algorithms: list[str], key_indexes: list[int]) -> str:
     return "".join(parts)
 
 
+class _Kind(NamedTuple):
+    """How one algorithm's windows are written out: its state in a key's value (read by `pattern`
+    into the captures x<i><letter>, written by `value` from `fields`), and its Lua blocks."""
+
+    pattern: str
+    captures: str
+    value: str
+    fields: str
+    decide: str
+    reply: str
+    deadline: str
+
+
+_KINDS = {
+    "g": _Kind("(%d+);", "a", "%d;", "tat{i}", _GCRA, _GCRA_REPLY, _GCRA_DEADLINE),
+    "s": _Kind("(%d+):(%d+):(%d+);", "abc", "%d:%d:%d;", "idx{i}, count{i}, prev{i}", _SLIDING, _SLIDING_REPLY,
+               _SLIDING_DEADLINE),
+}  # fmt: skip
+
+
 def write_script(shape: str) -> str:
     """Straight-line Lua deciding a check of this shape exactly as limiter.lua does."""
+    # Windows are numbered 1..n across keys, in KEYS order; window i's numbers are ARGV[3i..3i+2].
+    numbered: list[list[tuple[int, _Kind]]] = []
+    for letters in shape.split("|"):
+        first = sum(map(len, numbered)) + 1
+        numbered.append([(first + i, _KINDS[letter]) for i, letter in enumerate(letters)])
     lines = [_HEAD.format(shape=shape)]
-    windows: list[tuple[int, str, int]] = []
-    j = 3
-    for k, kinds in enumerate(shape.split("|"), 1):
-        first = len(windows) + 1
-        ids = range(first, first + len(kinds))
-        captures = [c for i, kind in zip(ids, kinds, strict=True) for c in _captures(i, kind)]
-        pattern = "".join("(%d+);" if kind == "g" else "(%d+):(%d+):(%d+);" for kind in kinds)
+    for k, key in enumerate(numbered, 1):
+        captures = ", ".join(f"x{i}{c}" for i, kind in key for c in kind.captures)
         lines.append(
             _KEY.format(
                 k=k,
-                captures=", ".join(captures),
-                pattern=pattern,
-                first=f"x{first}",
-                numbers=", ".join(f"{c} + 0" for c in captures),
-                too_big=" or ".join(f"{c} >= 9007199254740992" for c in captures),
+                captures=captures,
+                pattern="".join(kind.pattern for _, kind in key),
+                first=f"x{key[0][0]}",
+                numbers=", ".join(f"{c} + 0" for c in captures.split(", ")),
+                too_big=" or ".join(f"{c} >= 9007199254740992" for c in captures.split(", ")),
             )
         )
-        for i, kind in zip(ids, kinds, strict=True):
-            lines.append((_GCRA if kind == "g" else _SLIDING).format(i=i, k=k, j=j, j1=j + 1, j2=j + 2))
-            windows.append((i, kind, k))
-            j += 3
-    lines.append("local charged = charge and " + " and ".join(f"ok{i}" for i, _, _ in windows) + "\n")
-    for i, kind, _ in windows:
-        lines.append((_GCRA_REPLY if kind == "g" else _SLIDING_REPLY).format(i=i))
+        lines.extend(kind.decide.format(i=i, j=3 * i, j1=3 * i + 1, j2=3 * i + 2) for i, kind in key)
+    windows = [window for key in numbered for window in key]
+    lines.append("local charged = charge and " + " and ".join(f"ok{i}" for i, _ in windows) + "\n")
+    lines.extend(kind.reply.format(i=i) for i, kind in windows)
     lines.append("if charged then\n")
-    for k in range(1, shape.count("|") + 2):
-        mine = [(i, kind) for i, kind, key in windows if key == k]
-        deadlines = "".join((_GCRA_DEADLINE if kind == "g" else _SLIDING_DEADLINE).format(i=i, k=k) for i, kind in mine)
-        fmt = "".join("%d;" if kind == "g" else "%d:%d:%d;" for _, kind in mine)
-        values = ", ".join(f"tat{i}" if kind == "g" else f"idx{i}, count{i}, prev{i}" for i, kind in mine)
-        lines.append(_WRITE.format(k=k, deadlines=deadlines, format=fmt, values=values))
+    for k, key in enumerate(numbered, 1):
+        lines.append(
+            _WRITE.format(
+                k=k,
+                deadlines="".join(kind.deadline.format(i=i) for i, kind in key),
+                format="".join(kind.value for _, kind in key),
+                values=", ".join(kind.fields.format(i=i) for i, kind in key),
+            )
+        )
     lines.append("end\n")
-    fields = []
-    for i, _, _ in windows:
+    for i, _ in windows:
         lines.append(f"if r{i} < 0 then r{i} = 0 end\n")
         lines.append(f"if z{i} > 0 then q = z{i} / 1000; z{i} = q + (-q) % 1 else z{i} = 0 end\n")
-        fields.append(f"r{i}, z{i}, y{i}")
-    lines.append(f"return t[1] .. ',' .. t[2] .. format('{',%d,%d,%d' * len(windows)}', {', '.join(fields)})\n")
+    fields = ", ".join(f"r{i}, z{i}, y{i}" for i, _ in windows)
+    lines.append(f"return t[1] .. ',' .. t[2] .. format('{',%d,%d,%d' * len(windows)}', {fields})\n")
     return "".join(lines)
-
-
-def _captures(i: int, kind: str) -> list[str]:
-    return [f"x{i}a"] if kind == "g" else [f"x{i}a", f"x{i}b", f"x{i}c"]
 
 
 @lru_cache(maxsize=1)
