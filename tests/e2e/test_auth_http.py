@@ -7,12 +7,12 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import jwt
 import pytest
 
+from gatehouse.times import to_rfc3339
 from tests.e2e.jwks_server import JwksServer
 from tests.e2e.tokens import (
     assert_gateway_forbidden,
@@ -376,7 +376,7 @@ def test_an_expired_api_key_is_refused(local_stack, info):
             json={
                 "name": "short-lived",
                 "scopes": ["keys:read"],
-                "expiresAt": datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "expiresAt": to_rfc3339(expires),
             },
         )
         assert created.status_code == 201, created.text

@@ -88,9 +88,11 @@ _DESTINATIONS: list[str] = []  # the breaker names of the receivers served by th
 
 
 def serve(receiver: Receiver) -> Downstream:
+    from gatehouse.resilience.http_client import parse_target
+
     server = Downstream().start()
     server.routes["/hooks"] = receiver
-    _DESTINATIONS.append(f"127.0.0.1:{server.port}")
+    _DESTINATIONS.append(parse_target(server.url()).breaker_name)
     return server
 
 
@@ -103,12 +105,15 @@ def _receivers_breakers_closed_after(local_stack) -> Iterator[None]:
     from gatehouse.resilience.records import BreakerConfig
     from gatehouse.resilience.redis_breaker import RedisBreakerStore
 
-    served = len(_DESTINATIONS)
     yield
-    store = RedisBreakerStore(redis.Redis.from_url(local_stack.redis_url))
-    for name in _DESTINATIONS[served:]:
+    if not _DESTINATIONS:
+        return
+    client = redis.Redis.from_url(local_stack.redis_url)
+    store = RedisBreakerStore(client)
+    for name in _DESTINATIONS:
         store.reset(name, BreakerConfig())
-    del _DESTINATIONS[served:]
+    _DESTINATIONS.clear()
+    client.close()
 
 
 def lifecycle(caller: Caller, campaign_id: str) -> dict[str, Any]:

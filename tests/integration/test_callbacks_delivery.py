@@ -17,7 +17,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from gatehouse.callbacks.records import CallbackEvent, InMemoryCallbackOutcomes, new_callback_secret
 from gatehouse.callbacks.service import CallbackDelivery
 from gatehouse.resilience.fleet import FleetBreaker
-from gatehouse.resilience.http_client import OutboundClient
+from gatehouse.resilience.http_client import OutboundClient, parse_target
 from gatehouse.resilience.records import BreakerConfig
 from gatehouse.resilience.redis_breaker import RedisBreakerStore
 from gatehouse.resilience.reporting import RecordingSink
@@ -58,7 +58,7 @@ def world(redis_url: str) -> Iterator[tuple[Downstream, Receiver, CallbackDelive
     server = Downstream().start()
     server.routes["/hooks"] = receiver
     store = RedisBreakerStore(redis.Redis.from_url(redis_url))
-    store.reset(f"127.0.0.1:{server.port}", CONFIG)  # ports are reused: start from a closed breaker
+    store.reset(parse_target(server.url()).breaker_name, CONFIG)  # ports are reused: start from a closed breaker
     fleet = FleetBreaker(lambda: store, RecordingSink(), default_config=CONFIG)
     client = OutboundClient(
         fleet,
@@ -101,7 +101,7 @@ def test_a_receiver_that_fails_and_recovers_gets_every_event_once_its_breaker_cl
     store = RedisBreakerStore(redis.Redis.from_url(redis_url))
     assert delivery.deliver(events[0], url, secret, delivery=2).status == "retry"  # still open
     assert server.hits("/hooks") == CONFIG.minimum_calls
-    store.reset(f"127.0.0.1:{server.port}", CONFIG)
+    store.reset(parse_target(server.url()).breaker_name, CONFIG)
     second = [delivery.deliver(e, url, secret, delivery=3) for e in events]
     assert {r.status for r in second} == {"delivered"}
     assert server.hits("/hooks") == CONFIG.minimum_calls + len(events)  # each event exactly once more

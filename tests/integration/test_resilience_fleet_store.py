@@ -232,7 +232,8 @@ def test_late_results_of_an_earlier_generation_change_nothing(store):
 
 
 def test_isolate_refuses_without_probing_until_reset(store):
-    name, cfg = fresh(), config()
+    # A short open period: an isolated breaker has none to wait out, and this shows it does not.
+    name, cfg = fresh(), config(open_ms=200)
     snapshot, moved = store.isolate(name, cfg)
     assert snapshot.state is FleetState.ISOLATED and moved is not None and moved.reason == "isolated"
     assert store.isolate(name, cfg)[1] is None  # isolating twice is one transition

@@ -6,6 +6,7 @@ looks at what it loaded: a timed assertion would fail on a busy machine, these d
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -31,17 +32,17 @@ def subclasses(cls):
         yield sub
         yield from subclasses(sub)
 
-defined = sorted(
-    {f"{c.__module__}.{c.__qualname__}" for c in subclasses(pydantic.BaseModel) if c.__module__.startswith("gatehouse")}
-)
-built = sorted(
-    {f"{c.__module__}.{c.__qualname__}" for c in subclasses(pydantic.BaseModel)
-     if c.__module__.startswith("gatehouse") and c.__pydantic_complete__}
-)
-print(json.dumps({"modules": sorted(sys.modules), "defined": defined, "built": built}))
+models = {
+    f"{c.__module__}.{c.__qualname__}": c
+    for c in subclasses(pydantic.BaseModel)
+    if c.__module__.startswith("gatehouse")
+}
+built = sorted(name for name, c in models.items() if c.__pydantic_complete__)
+print(json.dumps({"modules": sorted(sys.modules), "defined": sorted(models), "built": built}))
 """
 
 
+@functools.cache  # one fresh interpreter per function, whichever tests read what it loaded
 def _import_function(name: str) -> dict[str, list[str]]:
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "layers" / "common"), "AWS_DEFAULT_REGION": "us-east-1"}
     env["PYDANTIC_DISABLE_PLUGINS"] = "__all__"

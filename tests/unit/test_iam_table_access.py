@@ -24,6 +24,7 @@ from gatehouse.keys.service import KeysService
 from gatehouse.principal import Principal
 from gatehouse.ratelimit.dynamo import DynamoOverrideStore
 from gatehouse.ratelimit.overrides import Override
+from gatehouse.times import to_rfc3339
 from local.template import read_yaml
 from tests.unit.test_auth_key_store import TABLE, create_table
 
@@ -226,12 +227,6 @@ def _campaigns_area(client: Any, clock: list[float]) -> tuple[Any, Any]:
     return campaigns, timers
 
 
-def _at(epoch: float) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def test_the_campaign_and_timer_functions_may_make_every_table_call_of_their_routes_and_firings(recorded):
     from gatehouse.campaigns.requests import CreateCampaignRequest, EngagementRequest, UpdateCampaignRequest
     from gatehouse.timers.records import TimerDelivery
@@ -249,7 +244,12 @@ def test_the_campaign_and_timer_functions_may_make_every_table_call_of_their_rou
     created = campaigns.create(
         user,
         CreateCampaignRequest.model_validate(
-            {"name": "one", "startTime": _at(t0 + 3600), "endTime": _at(t0 + 7200), "reminders": [_at(t0 + 5400)]}
+            {
+                "name": "one",
+                "startTime": to_rfc3339(t0 + 3600),
+                "endTime": to_rfc3339(t0 + 7200),
+                "reminders": [to_rfc3339(t0 + 5400)],
+            }
         ),
     )
     campaign_id = created.id
@@ -261,7 +261,7 @@ def test_the_campaign_and_timer_functions_may_make_every_table_call_of_their_rou
     campaigns.update(
         user,
         campaign_id,
-        UpdateCampaignRequest.model_validate({"startTime": _at(t0 + 1800), "endTime": _at(t0 + 9000)}),
+        UpdateCampaignRequest.model_validate({"startTime": to_rfc3339(t0 + 1800), "endTime": to_rfc3339(t0 + 9000)}),
     )
     by_type = {t.timer_type: t for t in timers.list_for_owner("campaign", campaign_id)}
     assert by_type["START"].generation > 1  # moved
@@ -287,7 +287,8 @@ def test_the_campaign_and_timer_functions_may_make_every_table_call_of_their_rou
     campaigns.engage(user, campaign_id, EngagementRequest.model_validate({"engagementType": "click", "userId": "u-9"}))
     campaigns.execute_timer(user, campaign_id, by_type["END"].timer_id)
     other = campaigns.create(
-        user, CreateCampaignRequest.model_validate({"name": "two", "startTime": _at(t0 + 7200), "durationHours": 1})
+        user,
+        CreateCampaignRequest.model_validate({"name": "two", "startTime": to_rfc3339(t0 + 7200), "durationHours": 1}),
     )
     campaigns.cancel(user, other.id, "changed our minds")
     api_calls += accesses

@@ -27,7 +27,7 @@ def capture(engine, reply):
     return sent
 
 
-def redis_py_packing(engine, subject, windows, cost, peek, sent_before):
+def redis_py_packing(subject, windows, cost, peek, sent_before):
     """What redis-py sends: EVAL of the shape's script the first time this engine meets the shape
     (so that check is one round trip too), EVALSHA after."""
     keys = keys_for(subject, windows)
@@ -52,7 +52,7 @@ def test_request_is_what_redis_py_would_send(subject, cost, peek):
     for windows in (first, first, second, custom, first):
         sent = capture(engine, b"1,0" + b",5,10,0" * len(windows))
         engine.evaluate(subject, windows, cost, peek=peek)
-        assert sent == [redis_py_packing(engine, subject, windows, cost, peek, shapes)]
+        assert sent == [redis_py_packing(subject, windows, cost, peek, shapes)]
     assert len(shapes) == 3  # first, second and custom: three shapes
 
 
@@ -88,7 +88,7 @@ def test_cost_and_mode_changes_rebuild_the_request():
     for cost, peek in [(1, False), (1, True), (3, False), (1, False), (1, False)]:
         sent = capture(engine, b"1,0" + b",5,10,0" * len(windows))
         engine.evaluate("s", windows, cost, peek=peek)
-        assert sent == [redis_py_packing(engine, "s", windows, cost, peek, shapes)]
+        assert sent == [redis_py_packing("s", windows, cost, peek, shapes)]
 
 
 @pytest.mark.parametrize("peek", [True, False])

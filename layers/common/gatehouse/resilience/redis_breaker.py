@@ -85,11 +85,16 @@ def _with_generation(transition: Transition | None, generation: int) -> Transiti
 _UNREADABLE = (ValueError, KeyError, IndexError, TypeError, AttributeError)
 
 
-def _unreadable(reply: Any) -> BreakerStoreUnavailable:
-    """Such a reply is no decision from the store, as an error reply is: never a ValueError reaching an
-    operator's route (a try costs nothing on the hot path; this runs only when it fails)."""
-    _log.error("breaker store reply unreadable", extra={"replyType": type(reply).__name__})
-    return BreakerStoreUnavailable("reply")
+def _parsed(parse: Callable[..., T], *args: Any) -> T:
+    """parse(*args), the last argument being the store's reply. A reply the script could not have
+    written is no decision from the store, as an error reply is: never a ValueError reaching an
+    operator's route (a try costs nothing on the hot path; the except runs only when it fails)."""
+    try:
+        return parse(*args)
+    except _UNREADABLE as error:
+        reply = args[-1]
+        _log.error("breaker store reply unreadable", extra={"replyType": type(reply).__name__})
+        raise BreakerStoreUnavailable("reply") from error
 
 
 def _snapshot(name: str, text: str) -> BreakerSnapshot | None:
@@ -109,6 +114,25 @@ def _snapshot(name: str, text: str) -> BreakerSnapshot | None:
     )
 
 
+def _outcome(name: str, reply: Any) -> Outcome:
+    result, gen, now_us, moved = _text(reply).split(",")
+    transition = _with_generation(_transition(name, moved, int(now_us)), int(gen))
+    return Outcome(recorded=_RECORDED[result], generation=int(gen), transition=transition)  # type: ignore[arg-type]
+
+
+def _changed(name: str, reply: Any) -> tuple[BreakerSnapshot, Transition | None]:
+    """An operator's isolate or reset: the state it left, and the transition it made."""
+    text, now_us, moved = _text(reply).rsplit(",", 2)
+    snapshot = _snapshot(name, text)
+    if snapshot is None:  # isolate and reset always leave a state behind
+        raise ValueError("no state after an operator's change")
+    return snapshot, _with_generation(_transition(name, moved, int(now_us)), snapshot.generation)
+
+
+def _snapshots(names: Sequence[str], replies: list[Any]) -> list[BreakerSnapshot | None]:
+    return [_snapshot(name, _text(reply)) for name, reply in zip(names, replies, strict=True)]
+
+
 class RedisBreakerStore:
     """Every breaker's shared state in Redis. Stateless apart from the client, prebuilt requests
     and when this process last registered each name."""
@@ -126,10 +150,7 @@ class RedisBreakerStore:
     def acquire(self, name: str, config: BreakerConfig) -> Admission:
         self._register(name)
         reply = self._guarded(lambda: self._acquire(name, config))
-        try:
-            return self._admission(name, reply)
-        except _UNREADABLE as error:
-            raise _unreadable(reply) from error
+        return _parsed(self._admission, name, reply)
 
     def _admission(self, name: str, reply: Any) -> Admission:
         verdict, gen, now_us, n, moved = _text(reply).split(",")
@@ -186,15 +207,10 @@ class RedisBreakerStore:
             config.idle_ttl_ms,
         ]
         reply = self._guarded(lambda: self._eval(name, args))
-        try:
-            result, gen, now_us, moved = _text(reply).split(",")
-            transition = _with_generation(_transition(name, moved, int(now_us)), int(gen))
-            recorded = _RECORDED[result]
-        except _UNREADABLE as error:
-            raise _unreadable(reply) from error
-        if transition is not None:
+        outcome = _parsed(_outcome, name, reply)
+        if outcome.transition is not None:
             self._register(name, force=True)
-        return Outcome(recorded=recorded, generation=int(gen), transition=transition)  # type: ignore[arg-type]
+        return outcome
 
     # -- operators ----------------------------------------------------------------------------------------
     def isolate(self, name: str, config: BreakerConfig) -> tuple[BreakerSnapshot, Transition | None]:
@@ -205,15 +221,7 @@ class RedisBreakerStore:
 
     def _admin(self, name: str, args: list[Any]) -> tuple[BreakerSnapshot, Transition | None]:
         self._register(name, force=True)
-        reply = self._guarded(lambda: self._eval(name, args))
-        try:
-            text, now_us, moved = _text(reply).rsplit(",", 2)
-            snapshot = _snapshot(name, text)
-            if snapshot is None:  # isolate and reset always leave a state behind
-                raise ValueError("no state after an operator's change")
-            return snapshot, _with_generation(_transition(name, moved, int(now_us)), snapshot.generation)
-        except _UNREADABLE as error:
-            raise _unreadable(reply) from error
+        return _parsed(_changed, name, self._guarded(lambda: self._eval(name, args)))
 
     def snapshots(self, names: Sequence[str], config: BreakerConfig) -> list[BreakerSnapshot | None]:
         if not names:
@@ -233,11 +241,7 @@ class RedisBreakerStore:
                     pipe.evalsha(self.sha, 3, *breaker_keys(name), *args)
                 return list(pipe.execute())
 
-        replies = self._guarded(run)
-        try:
-            return [_snapshot(name, _text(reply)) for name, reply in zip(names, replies, strict=True)]
-        except _UNREADABLE as error:
-            raise _unreadable(replies) from error
+        return _parsed(_snapshots, names, self._guarded(run))
 
     def names(self, limit: int, after: str | None) -> tuple[list[str], bool]:
         start = f"({after}" if after is not None else "-"
