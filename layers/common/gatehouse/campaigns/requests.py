@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, StringConstraints
 
 from gatehouse.models import ApiRequest, UtcTimestamp
+from gatehouse.urls import has_unsafe_characters
 
 MAX_METADATA_BYTES = 4096
 MAX_METADATA_DEPTH = 8
@@ -69,10 +70,8 @@ def _callback_url(value: str | None) -> str | None:
     """
     if value is None:
         return None
-    # The characters the delivering client refuses (resilience/http_client.py parse_target; the areas
-    # may not import each other): urlsplit drops a tab or newline silently, so the checks below would
-    # judge another URL than the one stored, and every delivery would then fail.
-    if any(ord(ch) < 0x21 or ord(ch) == 0x7F or ch == "\\" for ch in value):
+    # The characters the delivering client refuses too: a URL stored with them could never be called.
+    if has_unsafe_characters(value):
         raise ValueError("holds characters a URL may not (whitespace, controls, backslashes)")
     parts = urlsplit(value)
     allowed = parts.scheme in ("http", "https") and _allowed_address(parts.hostname)

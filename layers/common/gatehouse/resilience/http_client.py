@@ -50,6 +50,7 @@ from gatehouse.resilience.retries import (
     retry_call,
 )
 from gatehouse.resilience.ssrf import AddressPolicy
+from gatehouse.urls import has_unsafe_characters
 
 Resolver = Callable[[str, int], Sequence[str]]
 
@@ -113,8 +114,7 @@ def _host(raw: str) -> tuple[str, bool]:
 
 def parse_target(url: str) -> Target:
     """The URL as a destination, or DestinationRefused (never shows the path or query: they may hold secrets)."""
-    # Whitespace, controls and backslashes are read differently by different URL parsers.
-    if any(ord(ch) < 0x21 or ord(ch) == 0x7F or ch == "\\" for ch in url):
+    if has_unsafe_characters(url):
         raise DestinationRefused("the URL holds characters a URL may not")
     try:
         parts = urlsplit(url)
