@@ -22,7 +22,7 @@ from gatehouse.campaigns.requests import (
 )
 from gatehouse.guards import principal_of
 from gatehouse.principal import Principal
-from gatehouse.routes.declare import JsonAnswer, route
+from gatehouse.routes.declare import answers_from, route
 
 if TYPE_CHECKING:
     from gatehouse.campaigns.service import CampaignsService
@@ -36,8 +36,8 @@ TimerStatus = Literal["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]
 TimerType = Annotated[str, Query(min_length=1, max_length=32, pattern=r"^[A-Z][A-Z0-9_]*$")]
 
 
-def _json(description: str, view: str) -> JsonAnswer:
-    return JsonAnswer(description, f"gatehouse.campaigns.views:{view}")
+_json = answers_from("gatehouse.campaigns.views")
+_timer_json = answers_from("gatehouse.timers.views")
 
 
 def _caller() -> Principal:
@@ -144,7 +144,7 @@ def campaign_lifecycle(campaignId: CampaignIdPath) -> dict[str, Any]:
     "GET /v1/campaigns/{campaignId}/timers",
     summary="A campaign's timers, soonest first",
     tags=TAGS,
-    responses={200: JsonAnswer("a page of timers", "gatehouse.timers.views:TimerPage")},
+    responses={200: _timer_json("a page of timers", "TimerPage")},
 )
 def campaign_timers(
     campaignId: CampaignIdPath,
@@ -162,7 +162,7 @@ def campaign_timers(
     "POST /v1/campaigns/{campaignId}/timers/{timerId}/execute",
     summary="Fire a PENDING timer now (409 for any other state)",
     tags=TAGS,
-    responses={200: JsonAnswer("the fired timer", "gatehouse.timers.views:TimerView")},
+    responses={200: _timer_json("the fired timer", "TimerView")},
 )
 def execute_timer(campaignId: CampaignIdPath, timerId: TimerIdPath) -> dict[str, Any]:
     return _service().execute_timer(_caller(), campaignId, timerId).to_public()
@@ -173,7 +173,7 @@ def execute_timer(campaignId: CampaignIdPath, timerId: TimerIdPath) -> dict[str,
     "DELETE /v1/campaigns/{campaignId}/timers/{timerId}",
     summary="Cancel a PENDING or FAILED timer and its schedule (409 otherwise)",
     tags=TAGS,
-    responses={200: JsonAnswer("the cancelled timer", "gatehouse.timers.views:TimerView")},
+    responses={200: _timer_json("the cancelled timer", "TimerView")},
 )
 def cancel_timer(
     campaignId: CampaignIdPath, timerId: TimerIdPath, request: Annotated[CancelTimerRequest | None, Body()] = None

@@ -60,16 +60,27 @@ def route(router: Router, route_key: str, *, description: str | None = None, **o
     needs = f"Requires scope `{rule.scope}` (or `admin`)." if rule.scope else "Any authenticated caller."
     text = f"{description}\n\n{needs}" if description else needs
     answers: dict[int, Any] = openapi.get("responses") or {}
-    if not any(isinstance(answer, JsonAnswer) for answer in answers.values()):
-        return router.route(_PARAMETER.sub(r"<\1>", path), method, description=text, **openapi)
-    openapi["responses"] = {code: _served(answer) for code, answer in answers.items()}
+    named = any(isinstance(answer, JsonAnswer) for answer in answers.values())
+    if named:
+        openapi["responses"] = {code: _served(answer) for code, answer in answers.items()}
     register = router.route(_PARAMETER.sub(r"<\1>", path), method, description=text, **openapi)
+    if not named:
+        return register
 
     def declare(handler: Callable[..., Any]) -> Callable[..., Any]:
         _DOCUMENTED[handler] = answers
         return register(handler)
 
     return declare
+
+
+def answers_from(module: str) -> Callable[[str, str], JsonAnswer]:
+    """JsonAnswer(description, "<module>:<view>") for the views of one module."""
+
+    def answer(description: str, view: str) -> JsonAnswer:
+        return JsonAnswer(description, f"{module}:{view}")
+
+    return answer
 
 
 def _served(answer: JsonAnswer | OpenAPIResponse) -> OpenAPIResponse:

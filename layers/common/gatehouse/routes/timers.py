@@ -16,7 +16,7 @@ from pydantic import Field
 
 from gatehouse.guards import principal_of
 from gatehouse.models import ApiRequest
-from gatehouse.routes.declare import JsonAnswer, route
+from gatehouse.routes.declare import answers_from, route
 
 if TYPE_CHECKING:
     from gatehouse.timers.records import Timer, TimerAction
@@ -35,8 +35,7 @@ class RecoveryRequest(ApiRequest):
     cursor: str | None = Field(default=None, max_length=4096)
 
 
-def _json(description: str, view: str) -> JsonAnswer:
-    return JsonAnswer(description, f"gatehouse.timers.views:{view}")
+_json = answers_from("gatehouse.timers.views")
 
 
 def _actor() -> str:
