@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, StringConstraints
 
 from gatehouse.models import ApiRequest, UtcTimestamp
-from gatehouse.urls import has_unsafe_characters
+from gatehouse.urls import has_unsafe_characters, url_host
 
 MAX_METADATA_BYTES = 4096
 MAX_METADATA_DEPTH = 8
@@ -43,15 +43,14 @@ def _bounded_json(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return value
 
 
-def _allowed_address(host: str | None) -> bool:
+def _allowed_address(host: str, literal: bool) -> bool:
     """An IP literal inside OUTBOUND_ALLOWED_NETWORKS (the local stack allows loopback): the outbound
     client would deliver there too, so creation accepts it, over http as well."""
     from gatehouse.settings import get_settings
 
-    try:
-        address = ipaddress.ip_address((host or "").strip("[]"))
-    except ValueError:
+    if not literal:
         return False
+    address = ipaddress.ip_address(host)
     for cidr in filter(None, (c.strip() for c in get_settings().outbound_allowed_networks.split(","))):
         try:
             if address in ipaddress.ip_network(cidr, strict=False):
@@ -74,21 +73,22 @@ def _callback_url(value: str | None) -> str | None:
     if has_unsafe_characters(value):
         raise ValueError("holds characters a URL may not (whitespace, controls, backslashes)")
     parts = urlsplit(value)
-    allowed = parts.scheme in ("http", "https") and _allowed_address(parts.hostname)
-    if (parts.scheme != "https" and not allowed) or not parts.hostname:
+    if not parts.hostname:
+        raise ValueError("must be an absolute https:// URL")
+    try:  # the host the delivering client will call, judged here as it will be there
+        host, literal = url_host(parts.hostname)
+    except ValueError:
+        raise ValueError("must name a valid host") from None
+    allowed = parts.scheme in ("http", "https") and _allowed_address(host, literal)
+    if parts.scheme != "https" and not allowed:
         raise ValueError("must be an absolute https:// URL")
     if parts.username or parts.password or "@" in parts.netloc:
         raise ValueError("must not carry credentials")
     if parts.fragment:
         raise ValueError("must not have a fragment")
-    host = parts.hostname.rstrip(".").lower()
     if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
         raise ValueError("must point at a public host")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    if address is not None and not address.is_global and not allowed:
+    if literal and not ipaddress.ip_address(host).is_global and not allowed:
         raise ValueError("must point at a public address")
     try:
         port = parts.port

@@ -24,7 +24,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from ipaddress import ip_address
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -50,7 +49,7 @@ from gatehouse.resilience.retries import (
     retry_call,
 )
 from gatehouse.resilience.ssrf import AddressPolicy
-from gatehouse.urls import has_unsafe_characters
+from gatehouse.urls import has_unsafe_characters, url_host
 
 Resolver = Callable[[str, int], Sequence[str]]
 
@@ -96,20 +95,11 @@ class Target:
 
 
 def _host(raw: str) -> tuple[str, bool]:
-    """The host as connected to (an IP literal in its canonical form, or an ASCII name), and whether it is a literal."""
-    if not raw:
-        raise DestinationRefused("the URL has no host")
+    """The host as connected to (gatehouse.urls.url_host), and whether it is a literal."""
     try:
-        return str(ip_address(raw)), True
-    except ValueError:
-        pass
-    try:
-        host = raw.encode("idna").decode("ascii").lower().rstrip(".")
-    except UnicodeError as error:
-        raise DestinationRefused("the URL's host is not a valid name") from error
-    if not host or len(host) > 253 or any(not (ch.isalnum() or ch in "-.") for ch in host):
-        raise DestinationRefused("the URL's host is not a valid name")
-    return host, False
+        return url_host(raw)
+    except ValueError as error:
+        raise DestinationRefused(str(error)) from None
 
 
 def parse_target(url: str) -> Target:

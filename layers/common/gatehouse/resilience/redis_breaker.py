@@ -86,9 +86,11 @@ _UNREADABLE = (ValueError, KeyError, IndexError, TypeError, AttributeError)
 
 
 def _parsed(parse: Callable[..., T], *args: Any) -> T:
-    """parse(*args), the last argument being the store's reply. A reply the script could not have
-    written is no decision from the store, as an error reply is: never a ValueError reaching an
-    operator's route (a try costs nothing on the hot path; the except runs only when it fails)."""
+    """parse(*args), the last argument being the store's reply. A reply that does not parse (not the
+    script's shape: too few fields, a field that is no number, an unknown verdict) is no decision from
+    the store, as an error reply is: never a ValueError reaching an operator's route (a try costs
+    nothing on the hot path; the except runs only when it fails). The numbers are not range-checked:
+    the script writes them, and only it writes these keys."""
     try:
         return parse(*args)
     except _UNREADABLE as error:
